@@ -1,0 +1,3 @@
+// esgz-fast/core: the embeddable Wasm core (Node, browsers, Deno, workers). No `node:` imports.
+export { Core, CoreError, loadCore, loadCoreSync } from "./wasm.js";
+export type { CoreExports, CoreSource } from "./wasm.js";

@@ -1,0 +1,30 @@
+// Node-only: finds build/core.wasm beside the package and instantiates it once per thread.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Core, loadCoreSync } from "../core/wasm.js";
+
+/** build/ of this package, whether running from dist/src/node or elsewhere under dist/. */
+export const wasmPath = (variant: "release" | "debug" = defaultVariant()): string =>
+  fileURLToPath(new URL(`../../../build/${variant === "debug" ? "core.debug.wasm" : "core.wasm"}`, import.meta.url));
+
+function defaultVariant(): "release" | "debug" {
+  return process.env.ESGZ_CORE === "debug" ? "debug" : "release";
+}
+
+let compiled: WebAssembly.Module | undefined;
+let shared: Core | undefined;
+
+/** The compiled module (cached), for handing to worker threads without recompiling. */
+export function coreModule(): WebAssembly.Module {
+  return (compiled ??= new WebAssembly.Module(readFileSync(wasmPath())));
+}
+
+/** This thread's core instance, created on first use. */
+export function nodeCore(): Core {
+  return (shared ??= loadCoreSync(coreModule()));
+}
+
+/** A fresh, independent instance (own memory), e.g. for a test that must not share state. */
+export function newNodeCore(): Core {
+  return loadCoreSync(coreModule());
+}
