@@ -2,9 +2,15 @@
 // The esgz-fast command line. Each subcommand lives in its own module under src/cli/.
 import { cac } from "cac";
 import { registerDemo } from "./demo.js";
+import { register as registerMount } from "./mount.js";
+import { register as registerVerify } from "./verify.js";
+import { register as registerConvert } from "./convert.js";
 
 const cli = cac("esgz-fast");
 registerDemo(cli);
+registerMount(cli);
+registerVerify(cli);
+registerConvert(cli);
 cli.help();
 cli.version("0.1.0");
 

@@ -1,3 +1,7 @@
 // esgz-fast/core: the embeddable Wasm core (Node, browsers, Deno, workers). No `node:` imports.
 export { Core, CoreError, loadCore, loadCoreSync } from "./wasm.js";
 export type { CoreExports, CoreSource } from "./wasm.js";
+export * from "./inflate.js";
+export * from "./sha256.js";
+export * from "./chunk.js";
+export * from "./toc.js";

@@ -1,0 +1,2 @@
+// placeholder: filled in by the toc work
+export {};

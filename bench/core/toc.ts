@@ -1,0 +1,2 @@
+// placeholder: filled in by the toc work
+export async function run(): Promise<void> {}

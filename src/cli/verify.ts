@@ -1,0 +1,3 @@
+// placeholder: `esgz-fast verify` is registered here by its work
+import type { CAC } from "cac";
+export function register(_cli: CAC): void {}
