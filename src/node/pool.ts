@@ -1,0 +1,160 @@
+// A pool of worker threads, each with its own instance of the Wasm core, so that inflate and hash work
+// never runs on the thread that answers FUSE requests. Tasks are named operations (see pool-ops.ts)
+// with transferable inputs and outputs: a buffer crosses the thread boundary by transfer, not by copy.
+//
+// Two priorities: "high" for reads a process is waiting on, "low" for prefetch and background fetch.
+// A low task never starts while a high one is queued, and at least one worker is always left for high
+// tasks when the pool has more than one worker (see `lowLimit`).
+import { Worker, type Transferable } from "node:worker_threads";
+import { availableParallelism } from "node:os";
+import { coreModule } from "./core.js";
+import type { OpName, OpArgs, OpResult } from "./pool-ops.js";
+import { CoreError } from "../core/wasm.js";
+
+export type Priority = "high" | "low";
+
+interface Task {
+  id: number;
+  op: OpName;
+  args: unknown;
+  transfer: Transferable[];
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  task?: Task;
+  lowPriority: boolean;
+}
+
+/** The shape of a worker's answer; errors carry what is needed to rebuild a CoreError. */
+export interface WorkerReply {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: { message: string; name: string; code?: number; position?: number };
+}
+
+export interface PoolOptions {
+  /** Number of worker threads; default: the machine's parallelism, at least 1. */
+  size?: number;
+  /** At most this many workers run low-priority tasks at once; default size - 1 (min 1). */
+  lowLimit?: number;
+}
+
+export class CorePool {
+  readonly size: number;
+  private readonly lowLimit: number;
+  private readonly slots: Slot[] = [];
+  private readonly high: Task[] = [];
+  private readonly low: Task[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(opts: PoolOptions = {}) {
+    this.size = Math.max(1, opts.size ?? availableParallelism());
+    this.lowLimit = Math.max(1, Math.min(this.size, opts.lowLimit ?? this.size - 1));
+  }
+
+  /** Runs `op` in a worker. Buffers listed in `transfer` are moved (detached here). */
+  run<K extends OpName>(op: K, args: OpArgs<K>, opts: { priority?: Priority; transfer?: Transferable[] } = {}): Promise<OpResult<K>> {
+    if (this.closed) return Promise.reject(new Error("CorePool: closed"));
+    return new Promise<OpResult<K>>((resolve, reject) => {
+      const task: Task = {
+        id: this.nextId++, op, args, transfer: opts.transfer ?? [],
+        resolve: resolve as (v: unknown) => void, reject,
+      };
+      (opts.priority === "low" ? this.low : this.high).push(task);
+      this.dispatch();
+    });
+  }
+
+  /** Tasks waiting for a worker. */
+  get queued(): number {
+    return this.high.length + this.low.length;
+  }
+
+  /** Terminates the workers; queued and running tasks are rejected. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new Error("CorePool: closed");
+    for (const t of [...this.high.splice(0), ...this.low.splice(0)]) t.reject(err);
+    await Promise.all(this.slots.map(async (s) => {
+      s.task?.reject(err);
+      s.task = undefined;
+      s.worker.ref(); // an unref'd worker would let the process exit before termination completes
+      await s.worker.terminate();
+    }));
+    this.slots.length = 0;
+  }
+
+  private dispatch(): void {
+    while (this.high.length || this.low.length) {
+      const slot = this.idleSlot();
+      if (!slot) return;
+      let task = this.high.shift();
+      if (!task) {
+        const busyLow = this.slots.filter((s) => s.task && s.lowPriority).length;
+        if (busyLow >= this.lowLimit) return;
+        task = this.low.shift()!;
+        slot.lowPriority = true;
+      } else {
+        slot.lowPriority = false;
+      }
+      slot.task = task;
+      slot.worker.ref();
+      slot.worker.postMessage({ id: task.id, op: task.op, args: task.args }, task.transfer);
+    }
+  }
+
+  private idleSlot(): Slot | undefined {
+    const idle = this.slots.find((s) => !s.task);
+    if (idle) return idle;
+    if (this.slots.length < this.size) return this.spawn();
+    return undefined;
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(new URL("./pool-worker.js", import.meta.url), { workerData: { module: coreModule() } });
+    const slot: Slot = { worker, lowPriority: false };
+    worker.on("message", (reply: WorkerReply) => this.settle(slot, reply));
+    worker.on("error", (err) => this.lose(slot, err));
+    worker.on("exit", (code) => {
+      if (!this.closed) this.lose(slot, new Error(`CorePool: worker exited with code ${code}`));
+    });
+    worker.unref();
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private settle(slot: Slot, reply: WorkerReply): void {
+    const task = slot.task;
+    slot.task = undefined;
+    slot.worker.unref(); // an idle pool must not keep the process alive
+    if (task && task.id === reply.id) {
+      if (reply.ok) task.resolve(reply.result);
+      else task.reject(rebuildError(reply.error!));
+    }
+    this.dispatch();
+  }
+
+  // A worker that died (a core abort is a bug or exhaustion, never bad data) is replaced; its task fails.
+  private lose(slot: Slot, err: Error): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return;
+    this.slots.splice(i, 1);
+    slot.task?.reject(new Error(`CorePool: worker failed: ${err.message}`));
+    slot.task = undefined;
+    void slot.worker.terminate();
+    this.dispatch();
+  }
+}
+
+function rebuildError(e: NonNullable<WorkerReply["error"]>): Error {
+  if (e.name === "CoreError") return new CoreError(e.message, e.code ?? -1, e.position ?? -1);
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
+}
