@@ -1,3 +1,89 @@
-// placeholder: `esgz-fast convert` is registered here by its work
+// `esgz-fast convert IN OUT`: a tar / tar.gz layer file → an eStargz layer file, or an OCI image
+// layout directory → a new OCI image layout with eStargz layers.
 import type { CAC } from "cac";
-export function register(_cli: CAC): void {}
+import { readFile, stat } from "node:fs/promises";
+import { convertLayerFile } from "../convert/layer.js";
+import { convertOciLayout, isOciLayout } from "../convert/oci-layout.js";
+import type { WriterOptions } from "../estargz/writer.js";
+import { Progress } from "./progress.js";
+
+interface Flags {
+  chunkSize?: string | number;
+  compressionLevel?: string | number;
+  minChunkSize?: string | number;
+  prioritizedFiles?: string;
+  json?: boolean;
+}
+
+function intFlag(name: string, v: string | number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function writerOptions(f: Flags): Promise<WriterOptions> {
+  const opts: WriterOptions = {
+    chunkSize: intFlag("chunk-size", f.chunkSize, 1),
+    compressionLevel: intFlag("compression-level", f.compressionLevel, 0, 9),
+    minChunkSize: intFlag("min-chunk-size", f.minChunkSize, 0),
+  };
+  if (f.prioritizedFiles) {
+    const text = await readFile(f.prioritizedFiles, "utf8");
+    opts.prioritizedFiles = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  }
+  return opts;
+}
+
+export function register(cli: CAC): void {
+  cli
+    .command("convert <in> <out>", "Convert a tar/tar.gz layer or an OCI image layout to eStargz")
+    .option("--chunk-size <bytes>", "Largest chunk of a regular file (default 4194304)")
+    .option("--compression-level <0-9>", "gzip level (default 9)")
+    .option("--min-chunk-size <bytes>", "Group small files into shared gzip members up to this size (default 0: off)")
+    .option("--prioritized-files <file>", "File listing paths to put first (one per line), then .prefetch.landmark")
+    .option("--json", "Print a JSON summary on stdout")
+    .example("esgz-fast convert layer.tar layer.esgz.tar.gz")
+    .example("esgz-fast convert ./oci-in ./oci-out --prioritized-files prio.txt")
+    .action(async (input: string, output: string, flags: Flags) => {
+      const opts = await writerOptions(flags);
+      const st = await stat(input).catch(() => {
+        throw new Error(`input ${input} does not exist`);
+      });
+      if (await stat(output).then(() => true, () => false)) throw new Error(`output ${output} already exists`);
+      const progress = new Progress("converting");
+      try {
+        if (st.isDirectory()) {
+          if (!(await isOciLayout(input))) throw new Error(`${input} is a directory but not an OCI image layout`);
+          const r = await convertOciLayout(input, output, {
+            ...opts,
+            onLayer: (i, n, d) => progress.stage(`layer ${i + 1}/${n} ${d.slice(7, 19)}`),
+            onProgress: (n) => progress.update(n),
+          });
+          progress.done();
+          if (flags.json) process.stdout.write(JSON.stringify({ input, output, ...r }, null, 2) + "\n");
+          else {
+            for (const l of r.layers) process.stdout.write(`${l.from} -> ${l.to}  toc ${l.tocDigest}\n`);
+            for (const m of r.manifests) process.stdout.write(`manifest ${m.from} -> ${m.to}\n`);
+          }
+        } else if (st.isFile()) {
+          progress.stage("converting", 0);
+          const r = await convertLayerFile(input, output, { ...opts, onProgress: (n) => progress.update(n) });
+          progress.done();
+          if (flags.json) process.stdout.write(JSON.stringify({ input, output, ...r }, null, 2) + "\n");
+          else {
+            process.stdout.write(
+              `${output}\n  digest            ${r.digest}\n  size              ${r.size}\n  toc digest        ${r.tocDigest}\n` +
+                `  diff id           ${r.diffId}\n  uncompressed size ${r.uncompressedSize}\n`,
+            );
+            if (r.missingPrioritized.length) process.stdout.write(`  not found (prioritized): ${r.missingPrioritized.join(", ")}\n`);
+          }
+        } else {
+          throw new Error(`input ${input} is neither a file nor a directory`);
+        }
+      } catch (err) {
+        progress.done();
+        throw err;
+      }
+    });
+}

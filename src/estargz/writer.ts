@@ -366,6 +366,10 @@ export async function writeEStargz(input: TarInput, sink: Sink, opts: WriterOpti
     };
   } catch (err) {
     out.abandon();
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("Z_")) {
+      throw new EStargzError("tar", `input gzip stream is corrupt: ${(err as Error).message}`);
+    }
     throw err;
   }
 }

@@ -1,0 +1,144 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { fixturesDir, repoRoot } from "../helpers/paths.js";
+import { checkBlob } from "../helpers/esgz-check.js";
+import { packTree, randomTree } from "../helpers/tartree.js";
+import { LayoutWriter, readBlob, readJson, sha } from "../helpers/oci.js";
+
+const cli = join(repoRoot, "dist", "src", "cli", "main.js");
+const treeTar = join(fixturesDir, "tree.tar");
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
+
+let dir: string;
+test.before.each(() => {
+  dir = mkdtempSync(join(tmpdir(), "esgz-conv-"));
+});
+test.after.each(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("convert LAYER: a valid eStargz file, --json summary matching an independent computation", () => {
+  const out = join(dir, "out.tar.gz");
+  const r = run("convert", treeTar, out, "--json", "--chunk-size", "65536");
+  assert.is(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  const blob = readFileSync(out);
+  const checked = checkBlob(blob);
+  assert.is(summary.digest, sha(blob));
+  assert.is(summary.size, blob.length);
+  assert.is(summary.tocDigest, sha(checked.tocJson));
+  assert.is(summary.diffId, sha(gunzipSync(blob)));
+  assert.is(summary.uncompressedSize, gunzipSync(blob).length);
+  assert.ok(checked.toc.entries.some((e) => e.type === "chunk"), "65536-byte chunks were used");
+  assert.equal(readdirSync(dir), ["out.tar.gz"], "no temporary files left");
+});
+
+test("convert LAYER with --prioritized-files and a gzip input", () => {
+  const gz = join(dir, "in.tar.gz");
+  writeFileSync(gz, gzipSync(readFileSync(treeTar)));
+  writeFileSync(join(dir, "prio.txt"), "# first\n./etc/config\nbin/tool\n");
+  const out = join(dir, "out.tar.gz");
+  const r = run("convert", gz, out, "--prioritized-files", join(dir, "prio.txt"), "--compression-level", "1");
+  assert.is(r.status, 0, r.stderr);
+  const names = checkBlob(readFileSync(out)).toc.entries.map((e) => e.name);
+  assert.equal(names.slice(0, 6), ["./", "./etc/", "./etc/config", "./bin/", "./bin/tool", ".prefetch.landmark"]);
+});
+
+test("failures: non-zero exit, one-line reason, no output and no temporary files", () => {
+  const out = join(dir, "out.tar.gz");
+  let r = run("convert", join(dir, "missing.tar"), out);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr.trim(), /^esgz-fast: input .*missing\.tar does not exist$/);
+  // a corrupt tar: a header checksum broken
+  const bad = Buffer.from(readFileSync(treeTar));
+  bad[512 + 20] ^= 0xff;
+  writeFileSync(join(dir, "bad.tar"), bad);
+  r = run("convert", join(dir, "bad.tar"), out);
+  assert.is.not(r.status, 0);
+  assert.is(r.stderr.trim().split("\n").length, 1);
+  assert.match(r.stderr, /checksum/);
+  assert.not.ok(existsSync(out));
+  assert.equal(readdirSync(dir), ["bad.tar"]);
+  // existing output is never overwritten
+  writeFileSync(out, "keep");
+  r = run("convert", treeTar, out);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, /already exists/);
+  assert.is(readFileSync(out, "utf8"), "keep");
+  r = run("convert", treeTar, join(dir, "x"), "--compression-level", "12");
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, /--compression-level must be an integer in 0\.\.9/);
+});
+
+async function makeLayout(root: string): Promise<{ gzLayer: Buffer; tarLayer: Buffer; artifact: Buffer }> {
+  const L = new LayoutWriter(root);
+  const gzLayer = gzipSync(readFileSync(treeTar));
+  const tarLayer = await packTree(randomTree(3, [10, 70_000]));
+  const img = L.image([
+    [gzLayer, "application/vnd.oci.image.layer.v1.tar+gzip", { "org.example.layer": "a" }],
+    [tarLayer, "application/vnd.oci.image.layer.v1.tar"],
+  ], { platform: { architecture: "amd64", os: "linux" } });
+  const artifact = Buffer.from("an unrelated artifact blob");
+  const art = L.blob(artifact, "application/vnd.example.thing");
+  const nested = L.json({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [img] }, "application/vnd.oci.image.index.v1+json");
+  L.index([{ ...img, annotations: { "org.opencontainers.image.ref.name": "latest" } }, art, nested]);
+  return { gzLayer, tarLayer, artifact };
+}
+
+test("convert OCI layout: layers eStargz with annotations, diff_ids and manifests updated, the rest intact", async () => {
+  const inDir = join(dir, "in");
+  const outDir = join(dir, "out");
+  const { artifact } = await makeLayout(inDir);
+  const r = run("convert", inDir, outDir, "--json");
+  assert.is(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.is(summary.layers.length, 2, "each layer once although two indexes reference the image");
+  const index = JSON.parse(readFileSync(join(outDir, "index.json"), "utf8"));
+  assert.is(index.manifests.length, 3);
+  assert.is(index.manifests[0].annotations["org.opencontainers.image.ref.name"], "latest");
+  assert.equal(index.manifests[0].platform, { architecture: "amd64", os: "linux" });
+  assert.ok(readBlob(outDir, index.manifests[1].digest).equals(artifact), "non-layer content carried over");
+  const nested = readJson(outDir, index.manifests[2].digest);
+  assert.is(nested.manifests[0].digest, index.manifests[0].digest, "nested index points at the converted manifest");
+  const man = readJson(outDir, index.manifests[0].digest);
+  assert.is(man.annotations["org.example"], "kept");
+  const config = readJson(outDir, man.config.digest);
+  assert.is(config.config.Cmd[0], "/bin/sh");
+  assert.is(man.layers.length, 2);
+  man.layers.forEach((l: any, i: number) => {
+    assert.is(l.mediaType, "application/vnd.oci.image.layer.v1.tar+gzip");
+    const blob = readBlob(outDir, l.digest);
+    assert.is(l.size, blob.length);
+    const plain = gunzipSync(blob);
+    const checked = checkBlob(blob);
+    assert.is(l.annotations["containerd.io/snapshot/stargz/toc.digest"], sha(checked.tocJson));
+    assert.is(l.annotations["io.containers.estargz.uncompressed-size"], String(plain.length));
+    assert.is(config.rootfs.diff_ids[i], sha(plain));
+  });
+  assert.is(man.layers[0].annotations["org.example.layer"], "a");
+  // skopeo reads the result and checks every digest while copying it
+  const copy = join(dir, "copy");
+  execFileSync("skopeo", ["copy", "--quiet", `oci:${outDir}:latest`, `dir:${copy}`], { stdio: "pipe" });
+  assert.ok(existsSync(join(copy, "manifest.json")));
+  assert.equal(readdirSync(dir).sort(), ["copy", "in", "out"], "no temporary directories left");
+});
+
+test("convert OCI layout: a corrupt layer blob fails the whole conversion, nothing is left behind", async () => {
+  const inDir = join(dir, "in");
+  const { gzLayer } = await makeLayout(inDir);
+  const p = join(inDir, "blobs", "sha256", sha(gzLayer).slice(7));
+  const bad = Buffer.from(gzLayer);
+  bad[bad.length - 100] ^= 1;
+  writeFileSync(p, bad);
+  const r = run("convert", inDir, join(dir, "out"));
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, /^esgz-fast: .*sha256:[0-9a-f]{64}/);
+  assert.equal(readdirSync(dir), ["in"]);
+});
+
+test.run();
