@@ -6,7 +6,7 @@
 const POLY: u32 = 0xEDB88320;
 const SLICES: usize = 16;
 /** T[k][b] at CRC_TABLES + k*1024 + b*4: T[0] is the byte-wise table, T[k] = T[0] advanced by k zero bytes. */
-const CRC_TABLES: usize = memory.data(SLICES * 256 * 4, 64);
+const CRC_TABLES: usize = memory.data(<i32>(SLICES * 256 * 4), 64);
 
 function buildTables(): void {
   for (let b: u32 = 0; b < 256; b++) {

@@ -1,6 +1,6 @@
 // CRC-32 (gzip's) computed by the Wasm core, over JavaScript arrays or regions of Wasm memory.
 import type { Core, CoreExports } from "./wasm.js";
-import { forEachPiece } from "./scratch.js";
+import { checkRegion, forEachPiece } from "./scratch.js";
 
 interface Crc32Exports extends CoreExports {
   crc32_update(crc: number, ptr: number, len: number): number;
@@ -18,6 +18,7 @@ export function crc32(core: Core, data: Uint8Array, seed = 0): number {
 
 /** CRC-32 of `len` bytes of Wasm memory at `ptr`, without copying; `seed` continues a stream. */
 export function crc32Region(core: Core, ptr: number, len: number, seed = 0): number {
+  checkRegion(core, ptr, len);
   return ex(core).crc32_update(seed >>> 0, ptr, len) >>> 0;
 }
 

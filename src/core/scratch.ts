@@ -40,3 +40,11 @@ export function forEachPiece(core: Core, data: Uint8Array, fn: (ptr: number, len
     fn(p, piece.length);
   }
 }
+
+/** Throws a RangeError unless `len` bytes at `ptr` lie inside Wasm memory (a bad region would trap in the core). */
+export function checkRegion(core: Core, ptr: number, len: number): void {
+  const size = core.exports.memory.buffer.byteLength;
+  if (!(Number.isInteger(ptr) && Number.isInteger(len) && ptr >= 0 && len >= 0 && ptr + len <= size)) {
+    throw new RangeError(`region of ${len} bytes at ${ptr} is outside Wasm memory (${size} bytes)`);
+  }
+}
