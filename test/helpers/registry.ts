@@ -291,7 +291,7 @@ export async function pushBlob(
   loc.searchParams.set("digest", digest);
   const put = await fetch(loc, {
     method: "PUT", body: data as Uint8Array<ArrayBuffer>,
-    headers: { ...h, "content-type": "application/octet-stream", "content-length": String(data.byteLength) },
+    headers: { ...h, "content-type": "application/octet-stream" },
   });
   const text = await put.text();
   if (put.status !== 201) throw new Error(`pushBlob: PUT ${digest} to ${reg.url}/${repo} answered ${put.status}: ${text}`);
