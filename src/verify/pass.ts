@@ -1,0 +1,137 @@
+// The one sequential read: each piece of the blob is hashed (blob digest) on this thread and handed,
+// without a copy, to the inflate worker; the decompressed stream comes back in order for the tar and
+// chunk checks. The worker inflates while this thread hashes and checks: both cores busy.
+import { createHash } from "node:crypto";
+import { Worker } from "node:worker_threads";
+import type { FromInflater, ToInflater } from "./inflate-protocol.js";
+import { INPUT_LIMIT } from "./inflate-protocol.js";
+import type { MemberBoundary } from "./members.js";
+import type { LayerBlob } from "./target.js";
+
+export interface PassResult<T> {
+  /** sha256 of the bytes read, "sha256:…" (undefined when the read failed). */
+  digest?: string;
+  bytesRead: number;
+  /** Every gzip member, in blob order, up to the first gzip error. */
+  members: MemberBoundary[];
+  gzipError?: { message: string; position: number };
+  ioError?: string;
+  /** What the consumer of the decompressed stream returned. */
+  consumed: T;
+}
+
+/** Pieces pushed by message handlers, pulled by an async consumer. */
+class PieceQueue implements AsyncIterable<Uint8Array> {
+  private items: Uint8Array[] = [];
+  private closed = false;
+  private wake: (() => void) | null = null;
+  push(b: Uint8Array): void {
+    this.items.push(b);
+    this.wake?.();
+  }
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+  }
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      const b = this.items.shift();
+      if (b) {
+        yield b;
+        continue;
+      }
+      if (this.closed) return;
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = null;
+    }
+  }
+}
+
+const workerUrl = new URL("./inflate-worker.js", import.meta.url);
+
+/**
+ * Reads `blob` once front to back. `consume` gets the decompressed stream (it must read it to the end)
+ * and its result is returned with the blob digest, the member boundaries and any gzip or I/O error.
+ */
+export async function runPass<T>(
+  blob: LayerBlob,
+  consume: (decompressed: AsyncIterable<Uint8Array>, gzipFailed: () => boolean) => Promise<T>,
+  onProgress?: (bytesRead: number) => void,
+): Promise<PassResult<T>> {
+  const worker = new Worker(workerUrl);
+  const pending = new SharedArrayBuffer(4);
+  const pendingView = new Int32Array(pending);
+  const queue = new PieceQueue();
+  const members: MemberBoundary[] = [];
+  let gzipError: PassResult<T>["gzipError"];
+  let inflight = 0;
+  let credit: (() => void) | null = null;
+  let workerDone!: () => void;
+  const finished = new Promise<void>((r) => (workerDone = r));
+  let crashed: Error | undefined;
+
+  worker.on("message", (msg: FromInflater) => {
+    switch (msg.type) {
+      case "out":
+        for (const m of msg.members) members.push(m);
+        if (msg.bytes.length) queue.push(msg.bytes);
+        break;
+      case "consumed":
+        inflight -= msg.n;
+        credit?.();
+        break;
+      case "error":
+        gzipError = { message: msg.message, position: msg.position };
+        queue.close();
+        workerDone();
+        break;
+      case "done":
+        queue.close();
+        workerDone();
+        break;
+    }
+  });
+  worker.on("error", (err) => {
+    crashed = err;
+    queue.close();
+    workerDone();
+    credit?.();
+  });
+
+  // The consumer's view of the stream releases the worker's output budget as it pulls.
+  async function* released(): AsyncIterable<Uint8Array> {
+    for await (const b of queue) {
+      Atomics.sub(pendingView, 0, b.length);
+      Atomics.notify(pendingView, 0);
+      yield b;
+    }
+  }
+  const consumer = consume(released(), () => gzipError !== undefined);
+
+  const hash = createHash("sha256");
+  let bytesRead = 0;
+  let ioError: string | undefined;
+  worker.postMessage({ type: "init", start: 0, pending } satisfies ToInflater);
+  try {
+    for await (const piece of blob.stream(0, blob.size)) {
+      hash.update(piece);
+      bytesRead += piece.length;
+      onProgress?.(bytesRead);
+      if (gzipError || crashed) continue; // keep hashing the blob; the worker has nothing left to do
+      inflight += piece.length;
+      worker.postMessage({ type: "data", bytes: piece } satisfies ToInflater, [piece.buffer as ArrayBuffer]);
+      while (inflight > INPUT_LIMIT && !gzipError && !crashed) await new Promise<void>((r) => (credit = r));
+      credit = null;
+    }
+    worker.postMessage({ type: "end" } satisfies ToInflater);
+  } catch (err) {
+    ioError = (err as Error).message;
+    queue.close();
+    workerDone();
+  }
+  await finished;
+  const consumed = await consumer;
+  await worker.terminate();
+  if (crashed) throw crashed;
+  return { digest: ioError ? undefined : "sha256:" + hash.digest("hex"), bytesRead, members, gzipError, ioError, consumed };
+}
