@@ -1,0 +1,21 @@
+// Runs the built CLI (dist/src/cli/main.js) as a subprocess, as a user or a CI job would.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { repoRoot } from "./paths.js";
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export const cliPath = join(repoRoot, "dist", "src", "cli", "main.js");
+
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [cliPath, ...args], { env: { ...process.env, ...opts.env }, cwd: opts.cwd, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== "number") return reject(err);
+      resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
+    });
+  });
+}
