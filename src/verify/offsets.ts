@@ -12,7 +12,7 @@ export function checkOffsets(toc: TocView, members: MemberBoundary[], facts: Str
   for (const m of members) byStart.set(m.cStart, m);
   const seen = facts.payloadOffset;
   if (!seen) return;
-  for (let id = 0; id < toc.nodeCount; id++) {
+  for (let id = 0; id < toc.count; id++) {
     const payload = seen[id];
     if (payload < 0) continue; // not in the tar: reported by the tar walk
     const name = toc.name(id);

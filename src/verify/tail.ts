@@ -8,7 +8,7 @@ import { StreamInput } from "../estargz/tar/input.js";
 import { TarReader } from "../estargz/tar/reader.js";
 import { TOC_TAR_NAME } from "../estargz/toc-json.js";
 import { BlobInflater, GzipFailure } from "./members.js";
-import { TocFailure, TocView } from "./toc-view.js";
+import { TocFailure, buildToc, type TocView } from "./toc-view.js";
 
 /** A TOC member or TOC JSON bigger than this is refused (memory exhaustion). */
 export const MAX_TOC_BYTES = 256 << 20;
@@ -21,7 +21,7 @@ export interface Tail {
   tocJson?: Uint8Array;
   tocDigest?: string;
   /** Failure reading the TOC member (gzip or tar inside it), or a malformed TOC. */
-  tocError?: { message: string; entry?: number };
+  tocError?: { message: string; position?: number };
   toc?: TocView;
 }
 
@@ -86,10 +86,10 @@ export async function readTail(blob: Source): Promise<Tail> {
   tail.tocJson = json;
   tail.tocDigest = "sha256:" + createHash("sha256").update(json).digest("hex");
   try {
-    tail.toc = TocView.build(json, footer.tocOffset);
+    tail.toc = buildToc(json, footer.tocOffset);
   } catch (err) {
     if (!(err instanceof TocFailure)) throw err;
-    tail.tocError = { message: err.message, entry: err.entry >= 0 ? err.entry : undefined };
+    tail.tocError = { message: err.message, position: err.position >= 0 ? err.position : undefined };
   }
   return tail;
 }

@@ -67,7 +67,7 @@ export async function checkStream(
 
 async function walkTar(input: StreamInput, toc: TocView, book: CheckBook, facts: StreamFacts): Promise<void> {
   const tar = new TarReader(input);
-  const payloadOffset = new Float64Array(toc.nodeCount).fill(-1);
+  const payloadOffset = new Float64Array(toc.count).fill(-1);
   facts.payloadOffset = payloadOffset;
   let ei = 0; // next TOC entry to match
   const nextEntry = (from: number) => {

@@ -116,7 +116,27 @@ test("a TOC that is not JSON: toc fails", async () => {
   assert.is(res.code, 1);
   assert.is(out.layers[0].checks.toc.status, "fail");
   assert.is(out.layers[0].checks.tocDigest.status, "pass");
-  assert.match(out.layers[0].checks.toc.detail!, /JSON/);
+  assert.match(out.layers[0].checks.toc.detail!, /^TOC: .* at byte 0/);
+  for (const c of ["chunks", "tar"]) assert.is(out.layers[0].checks[c].detail, "no usable TOC", c);
+});
+
+test("a TOC with a duplicate name: toc fails naming it", async () => {
+  const r = rebuild(members, members, (doc) => {
+    doc.entries.push({ ...doc.entries.find((x) => x.name === "./etc/")! });
+  });
+  const { res, out } = await verifyJson([await save(r.blob), "--toc-digest", r.tocDigest]);
+  assert.is(res.code, 1);
+  assert.is(out.layers[0].checks.toc.status, "fail");
+  assert.match(out.layers[0].checks.toc.detail!, 'duplicate name "etc"');
+});
+
+test("a TOC name escaping the root with ..: toc fails", async () => {
+  const r = rebuild(members, members, (doc) => {
+    doc.entries.find((x) => x.name === "./etc/config")!.name = "./../../etc/config";
+  });
+  const { out } = await verifyJson([await save(r.blob), "--toc-digest", r.tocDigest]);
+  assert.is(out.layers[0].checks.toc.status, "fail");
+  assert.match(out.layers[0].checks.toc.detail!, /\.\./);
 });
 
 /** The original blob with its TOC member replaced by one holding `json` (members before it unchanged). */
