@@ -128,8 +128,10 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
     try {
       index = await deps.buildIndex(json, footer.tocOffset);
     } catch (err) {
+      const msg = (err as Error).message.replace(/^TOC: /, "");
       const pos = (err as { position?: number }).position;
-      throw new EStargzError("toc", `invalid TOC: ${(err as Error).message}${pos !== undefined && pos >= 0 ? ` (at JSON byte ${pos})` : ""}`, name);
+      const at = pos !== undefined && pos >= 0 && !/at byte \d+/.test(msg) ? ` (at JSON byte ${pos})` : "";
+      throw new EStargzError("toc", `invalid TOC: ${msg}${at}`, name);
     }
     const provider = opts.chunkProvider ?? new SourceChunkProvider(source, deps.verifyChunk, opts.readPlan);
     return new EStargzReader(source, footer, json, tocDigest, Boolean(opts.tocDigest), index, provider, opts.maxChunkSize ?? DEFAULT_MAX_CHUNK);
