@@ -1,0 +1,10 @@
+// The registry client's public surface.
+export { RegistryClient, type RegistryClientOptions, type BlobConfig, type ResolvedImage, type FetchedManifest } from "./client.js";
+export { BlobReader, type ByteRange, type BlobReadOptions } from "./blob.js";
+export { parseReference, formatReference, isDigest, type Reference } from "./reference.js";
+export { endpointsFor, isLoopbackHost, type ResolverConfig, type HostConfig, type MirrorConfig, type Endpoint } from "./hosts.js";
+export { fileCredentialProvider, authFilePaths, credentialsFromAuthFile, type Credentials, type CredentialProvider } from "./credentials.js";
+export { MediaType, hostPlatform, parsePlatform, formatPlatform, selectManifest, parseManifest, type Descriptor, type ImageManifest, type ImageIndex, type Platform } from "./manifest.js";
+export { RegistryError, type RegistryErrorCode } from "./errors.js";
+export { digestOf } from "./digest.js";
+export type { UploadOptions, UploadResult } from "./push.js";

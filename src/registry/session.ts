@@ -1,0 +1,222 @@
+// The request engine every registry operation goes through: endpoints (mirrors, then the host),
+// the challenge flow, redirects (credentials and per-host headers stay on the registry's origin),
+// the reuse of redirected blob URLs, retries with backoff, and errors that say where and why.
+import type { IncomingHttpHeaders } from "node:http";
+import type { Dispatcher } from "undici";
+import { EndpointAuth, repositoryScope } from "./auth.js";
+import type { CredentialProvider } from "./credentials.js";
+import { RegistryError, type RegistryErrorContext } from "./errors.js";
+import { endpointsFor, type Endpoint, type ResolverConfig } from "./hosts.js";
+import type { Reference } from "./reference.js";
+import { retryAfterMs, withRetry, type RetryPolicy } from "./retry.js";
+import { BufferSink, discardSink, Transport, type ResponseHead, type SinkChooser } from "./transport.js";
+
+export interface Target {
+  ref: Reference;
+  /** For error messages: "blob sha256:…", "manifest latest". */
+  object: string;
+  /** Needs pull+push scope; only the registry itself is used, never a mirror. */
+  push?: boolean;
+  /** Extra repositories the token must cover (cross-repository mount source). */
+  extraScopes?: string[];
+}
+
+export interface Exchange {
+  method: Dispatcher.HttpMethod;
+  /** Path and query on the registry, e.g. "/v2/library/alpine/blobs/sha256:…". */
+  path: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  /** Statuses handed to `choose`; anything else is an error (3xx followed when allowed, 401 answered). */
+  accept: (status: number) => boolean;
+  followRedirects?: boolean;
+  /** Remember where a redirect ended and go there directly next time (blob storage URLs). */
+  redirectKey?: string;
+  /** An absolute URL on the endpoint's origin instead of `path` (upload locations). */
+  url?: URL;
+}
+
+export interface SessionOptions {
+  resolver: ResolverConfig;
+  retry: RetryPolicy;
+  credentials: CredentialProvider;
+  transport: Transport;
+  /** How long a mirror that failed is skipped. */
+  mirrorCooldownMs: number;
+}
+
+const MAX_REDIRECTS = 5;
+const ERROR_BODY_LIMIT = 4096;
+
+function header(h: IncomingHttpHeaders, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The distribution API's `{"errors":[{code,message}]}` body, shortened, for messages. */
+function registryErrorText(body: Uint8Array): string {
+  if (!body.length) return "";
+  const text = new TextDecoder().decode(body);
+  try {
+    const j = JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] };
+    if (Array.isArray(j.errors) && j.errors.length) return j.errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+  } catch { /* not JSON */ }
+  return text.replace(/\s+/g, " ").slice(0, 200);
+}
+
+/** The error for an unexpected status. */
+export function statusError(head: ResponseHead, body: Uint8Array, ctx: RegistryErrorContext): RegistryError {
+  const s = head.status;
+  const text = registryErrorText(body);
+  const detail = `HTTP ${s} from ${head.url.origin}${head.url.pathname}${text ? ` (${text})` : ""}`;
+  if (s === 404) return new RegistryError("not-found", detail, { ...ctx, status: s });
+  if (s === 401 || s === 403) return new RegistryError("auth", detail, { ...ctx, status: s });
+  if (s === 416) return new RegistryError("range", detail, { ...ctx, status: s });
+  const retriable = s === 429 || s === 408 || (s >= 500 && s !== 501 && s !== 505);
+  return new RegistryError("http", detail, { ...ctx, status: s, retriable, retryAfterMs: retriable ? retryAfterMs(head.headers["retry-after"]) : undefined });
+}
+
+export class Session {
+  private readonly auths = new Map<string, EndpointAuth>();
+  private readonly redirects = new Map<string, URL>();
+  private readonly mirrorDownUntil = new Map<string, number>();
+  private readonly endpointCache = new Map<string, Endpoint[]>();
+  /** Registries seen to answer multi-range requests with something other than multipart (→ false). */
+  readonly multiRange = new Map<string, boolean>();
+
+  constructor(readonly opts: SessionOptions) {}
+
+  endpoints(registry: string): Endpoint[] {
+    let eps = this.endpointCache.get(registry);
+    if (!eps) {
+      eps = endpointsFor(registry, this.opts.resolver);
+      this.endpointCache.set(registry, eps);
+    }
+    return eps;
+  }
+
+  private auth(ep: Endpoint, repository: string): EndpointAuth {
+    let a = this.auths.get(ep.origin);
+    if (!a) {
+      // A mirror is authenticated with credentials stored for the mirror's own host.
+      const credHost = ep.mirror ? ep.host : ep.registry;
+      a = new EndpointAuth(ep.host, () => this.opts.credentials(credHost, repository), (url, init) => this.fetchToken(ep, url, init));
+      this.auths.set(ep.origin, a);
+    }
+    return a;
+  }
+
+  private async fetchToken(ep: Endpoint, url: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Uint8Array }) {
+    return withRetry(this.opts.retry, async () => {
+      let sink!: BufferSink;
+      const head = await this.opts.transport.send(url, { method: init.method, headers: init.headers, body: init.body, timeoutMs: ep.timeoutMs }, () => {
+        sink = new BufferSink(1 << 20, (l) => new RegistryError("too-large", `token response over ${l} bytes from ${url.origin}`));
+        return sink;
+      });
+      if (head.status === 429 || head.status >= 500) throw statusError(head, sink.bytes(), { registry: ep.host });
+      return { status: head.status, body: sink.bytes() };
+    });
+  }
+
+  private describeEndpoint(ep: Endpoint): string {
+    return ep.mirror ? `${ep.host} (mirror of ${ep.registry})` : ep.host;
+  }
+
+  /**
+   * Runs one exchange: on each endpoint in order (mirrors first unless `push`), with retries; the
+   * first endpoint that answers wins. Returns the head of the accepted response.
+   */
+  async perform(target: Target, ex: Exchange, choose: SinkChooser): Promise<ResponseHead> {
+    const all = this.endpoints(target.ref.registry);
+    const eps = target.push ? all.filter((e) => !e.mirror) : all;
+    let lastErr: RegistryError | undefined;
+    const failures: string[] = [];
+    for (const ep of eps) {
+      if (ep.mirror && (this.mirrorDownUntil.get(ep.origin) ?? 0) > Date.now()) continue;
+      const ctx = { registry: this.describeEndpoint(ep), repository: target.ref.repository, object: target.object };
+      try {
+        return await withRetry(this.opts.retry, () => this.once(ep, target, ex, choose, ctx));
+      } catch (err) {
+        const e = err instanceof RegistryError ? err.withContext(ctx) : new RegistryError("network", String(err), { ...ctx, cause: err });
+        if (e.code === "reference" || e.code === "config" || e.code === "platform") throw e;
+        lastErr = e;
+        if (ep.mirror) {
+          if (e.code === "network" || e.code === "timeout" || e.status === undefined || e.status >= 500) {
+            this.mirrorDownUntil.set(ep.origin, Date.now() + this.opts.mirrorCooldownMs);
+          }
+          failures.push(`${ep.host}: ${e.detail}`);
+          continue;
+        }
+      }
+    }
+    if (lastErr && failures.length && !lastErr.registry?.includes("mirror")) {
+      throw new RegistryError(lastErr.code, `${lastErr.detail} (mirrors failed first: ${failures.join("; ")})`, {
+        registry: lastErr.registry, repository: lastErr.repository, object: lastErr.object, status: lastErr.status, cause: lastErr,
+      });
+    }
+    throw lastErr ?? new RegistryError("config", `no endpoint for ${target.ref.registry}`);
+  }
+
+  /** One attempt on one endpoint: cached redirect, auth round, redirects. */
+  private async once(ep: Endpoint, target: Target, ex: Exchange, choose: SinkChooser, ctx: RegistryErrorContext): Promise<ResponseHead> {
+    const transport = this.opts.transport;
+    const redirectKey = ex.redirectKey ? `${ep.origin} ${target.ref.repository} ${ex.redirectKey}` : undefined;
+    const cached = redirectKey ? this.redirects.get(redirectKey) : undefined;
+    if (cached) {
+      // Straight to blob storage: no registry credentials there. If it stopped working, resolve again.
+      try {
+        const r = await this.sendFollowing(ep, cached, ex, choose, ctx, undefined);
+        if (ex.accept(r.head.status)) return r.head;
+      } catch (err) {
+        if (err instanceof RegistryError && (err.code === "protocol" || err.code === "digest")) throw err;
+      }
+      this.redirects.delete(redirectKey!);
+    }
+
+    const scopes = [repositoryScope(target.ref.repository, target.push), ...(target.extraScopes ?? [])];
+    const auth = this.auth(ep, target.ref.repository);
+    const url = ex.url ?? new URL(ex.path, ep.origin);
+    for (let round = 0; ; round++) {
+      const authorization = await auth.header(scopes);
+      const r = await this.sendFollowing(ep, url, ex, choose, ctx, authorization);
+      if (r.head.status === 401 && r.head.url.origin === ep.origin && round === 0) {
+        if (await auth.challenged(r.head.headers["www-authenticate"], scopes, authorization)) continue;
+      }
+      if (ex.accept(r.head.status)) {
+        if (redirectKey && r.head.url.origin !== ep.origin) this.redirects.set(redirectKey, r.head.url);
+        return r.head;
+      }
+      throw statusError(r.head, r.errorBody, ctx);
+    }
+    void transport;
+  }
+
+  /** Sends, following redirects; credentials and endpoint headers only on the endpoint's origin. */
+  private async sendFollowing(ep: Endpoint, start: URL, ex: Exchange, choose: SinkChooser, ctx: RegistryErrorContext, authorization: string | undefined) {
+    let url = start;
+    for (let hop = 0; ; hop++) {
+      const own = url.origin === ep.origin;
+      const headers: Record<string, string> = { ...(own ? ep.headers : {}), ...(ex.headers ?? {}) };
+      if (own && authorization) headers.authorization = authorization;
+      let errorSink: BufferSink | undefined;
+      const head = await this.opts.transport.send(url, { method: hop === 0 || ex.method === "HEAD" ? ex.method : "GET", headers, body: hop === 0 ? ex.body : undefined, timeoutMs: ep.timeoutMs }, (h) => {
+        if (ex.accept(h.status)) return choose(h);
+        if (h.status >= 300 && h.status < 400) return discardSink;
+        errorSink = new BufferSink(ERROR_BODY_LIMIT, () => new Error("unreachable"), true);
+        return errorSink;
+      });
+      const location = header(head.headers, "location");
+      if (ex.followRedirects && head.status >= 300 && head.status < 400 && head.status !== 304 && location) {
+        if (hop >= MAX_REDIRECTS) throw new RegistryError("http", `more than ${MAX_REDIRECTS} redirects, last to ${location}`, ctx);
+        try {
+          url = new URL(location, url);
+        } catch {
+          throw new RegistryError("protocol", `redirect to an invalid URL ${JSON.stringify(location)}`, ctx);
+        }
+        if (url.protocol !== "http:" && url.protocol !== "https:") throw new RegistryError("protocol", `redirect to unsupported URL ${url.protocol}`, ctx);
+        continue;
+      }
+      return { head, errorBody: errorSink?.bytes() ?? new Uint8Array(0) };
+    }
+  }
+}

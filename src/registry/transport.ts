@@ -1,0 +1,223 @@
+// HTTP on undici: one Pool per origin (keep-alive, bounded connections), requests dispatched with a
+// raw handler so that body bytes go from undici's socket buffers straight to a sink that copies
+// them once into the caller's memory. No redirects, auth or retries here: the client does those.
+import { Pool } from "undici";
+import type { Dispatcher } from "undici";
+import type { IncomingHttpHeaders } from "node:http";
+import { RegistryError } from "./errors.js";
+
+export interface ResponseHead {
+  status: number;
+  headers: IncomingHttpHeaders;
+  url: URL;
+}
+
+/** Consumes one response body. */
+export interface BodySink {
+  /** A piece of the body (a view into undici's buffer, valid only during the call). Return true when nothing more is needed. */
+  data(chunk: Uint8Array): boolean | void;
+  /** The body ended where the server said it would. Throw to fail the request. */
+  end(): void;
+  /** The head alone matters (error and redirect bodies): a body cut short still resolves. */
+  readonly tolerant?: boolean;
+}
+
+/** Chooses how to consume the body once status and headers are known; may throw to refuse the response. */
+export type SinkChooser = (head: ResponseHead) => BodySink;
+
+export interface SendOptions {
+  method: Dispatcher.HttpMethod;
+  headers: Record<string, string>;
+  body?: Uint8Array | null;
+  /** Headers must arrive, and the body must not stall, within this many ms. */
+  timeoutMs: number;
+}
+
+export interface TransportOptions {
+  /** Connections per origin. */
+  connections?: number;
+  keepAliveTimeoutMs?: number;
+  userAgent?: string;
+}
+
+/** Read and dropped: a body nobody wants (redirects, errors past their first bytes). */
+export const discardSink: BodySink = { data() {}, end() {}, tolerant: true };
+
+/** Collects a body up to `limit` bytes; `bytes()` after the end. */
+export class BufferSink implements BodySink {
+  private parts: Uint8Array[] = [];
+  private length = 0;
+  private done = false;
+  readonly tolerant: boolean;
+  constructor(private readonly limit: number, private readonly onTooLarge: (limit: number) => Error, private readonly truncate = false) {
+    this.tolerant = truncate;
+  }
+  data(chunk: Uint8Array): boolean | void {
+    const room = this.limit - this.length;
+    if (chunk.length > room) {
+      if (!this.truncate) throw this.onTooLarge(this.limit);
+      if (room > 0) { this.parts.push(Uint8Array.prototype.slice.call(chunk, 0, room)); this.length += room; }
+      return true;
+    }
+    this.parts.push(Uint8Array.prototype.slice.call(chunk)); // undici reuses nothing, but a Buffer view may pin a larger slab
+    this.length += chunk.length;
+  }
+  end(): void {
+    this.done = true;
+  }
+  bytes(): Uint8Array {
+    if (this.parts.length === 1) return this.parts[0];
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of this.parts) { out.set(p, at); at += p.length; }
+    return out;
+  }
+  text(): string {
+    return new TextDecoder().decode(this.bytes());
+  }
+}
+
+const RETRIABLE_CODES = new Set([
+  "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH", "ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH",
+  "ENETUNREACH", "EAI_AGAIN", "UND_ERR_CLOSED", "UND_ERR_DESTROYED", "UND_ERR_ABORTED",
+]);
+
+/** Maps a transport failure to a RegistryError (retriable when another attempt may succeed). */
+export function networkError(err: unknown, url: URL): RegistryError {
+  if (err instanceof RegistryError) return err;
+  const e = err as NodeJS.ErrnoException & { code?: string };
+  const code = e?.code ?? "";
+  const timeout = /TIMEOUT|ETIMEDOUT/.test(code);
+  const what = timeout
+    ? code === "UND_ERR_BODY_TIMEOUT" ? "body stalled past the timeout" : code === "UND_ERR_CONNECT_TIMEOUT" ? "connect timed out" : "no response headers within the timeout"
+    : code === "UND_ERR_SOCKET" ? `connection closed by the server (${e.message})` : e?.message ?? String(err);
+  return new RegistryError(timeout ? "timeout" : "network", `${what} [${code || "error"}] on ${url.origin}${url.pathname}`, {
+    retriable: RETRIABLE_CODES.has(code) || timeout || code === "",
+    cause: err,
+  });
+}
+
+class DoneEarly extends Error {}
+
+export class Transport {
+  private readonly pools = new Map<string, Pool>();
+  private readonly connections: number;
+  private readonly keepAliveTimeoutMs: number;
+  readonly userAgent: string;
+  private closed = false;
+
+  constructor(opts: TransportOptions = {}) {
+    this.connections = opts.connections ?? 8;
+    this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
+    this.userAgent = opts.userAgent ?? "esgz-fast/0.1";
+  }
+
+  /** The pool for an origin, made on first use. */
+  pool(origin: string): Pool {
+    let p = this.pools.get(origin);
+    if (!p) {
+      if (this.closed) throw new RegistryError("network", `client closed; cannot reach ${origin}`);
+      p = new Pool(origin, {
+        connections: this.connections,
+        pipelining: 1,
+        keepAliveTimeout: this.keepAliveTimeoutMs,
+        keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000),
+        connect: { timeout: 10_000 },
+      });
+      this.pools.set(origin, p);
+    }
+    return p;
+  }
+
+  /** One request; resolves with the response head once the sink has the whole body (or asked to stop). */
+  send(url: URL, opts: SendOptions, choose: SinkChooser): Promise<ResponseHead> {
+    const pool = this.pool(url.origin);
+    const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
+    if (opts.body) headers["content-length"] = String(opts.body.byteLength);
+    return new Promise<ResponseHead>((resolve, reject) => {
+      let head: ResponseHead | undefined;
+      let sink: BodySink | undefined;
+      let settled = false;
+      let controller: Dispatcher.DispatchController | undefined;
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        reject(networkError(err, url));
+      };
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        resolve(head!);
+      };
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(c) {
+          controller = c;
+          head = undefined;
+          sink = undefined;
+        },
+        onResponseStart(c, statusCode, resHeaders) {
+          if (statusCode < 200) return; // 1xx: the real answer follows
+          head = { status: statusCode, headers: resHeaders, url };
+          try {
+            sink = opts.method === "HEAD" ? discardSink : choose(head);
+          } catch (err) {
+            fail(err);
+            c.abort(err as Error);
+          }
+        },
+        onResponseData(c, chunk) {
+          if (settled || !sink) return;
+          try {
+            if (sink.data(chunk) === true) {
+              finish();
+              c.abort(new DoneEarly("body no longer needed"));
+            }
+          } catch (err) {
+            fail(err);
+            c.abort(err as Error);
+          }
+        },
+        onResponseEnd() {
+          if (settled) return;
+          try {
+            sink?.end();
+            finish();
+          } catch (err) {
+            fail(err);
+          }
+        },
+        onResponseError(_c, err) {
+          // Registries send error bodies shorter than their Content-Length (416 from Go's ServeContent).
+          if (head && sink?.tolerant) finish();
+          else fail(err);
+        },
+      };
+      try {
+        pool.dispatch(
+          {
+            origin: url.origin,
+            path: url.pathname + url.search,
+            method: opts.method,
+            headers,
+            body: opts.body ? Buffer.from(opts.body.buffer, opts.body.byteOffset, opts.body.byteLength) : null,
+            headersTimeout: opts.timeoutMs,
+            bodyTimeout: opts.timeoutMs,
+            idempotent: opts.method === "GET" || opts.method === "HEAD",
+          },
+          handler,
+        );
+      } catch (err) {
+        fail(err);
+      }
+      void controller;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,174 @@
+// Reference normalisation, hosts config, credential files and challenge parsing: the pure parts of
+// the client, checked against what container tools do with the same input.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseReference, formatReference, endpointsFor, fileCredentialProvider, authFilePaths, RegistryError, selectManifest, parsePlatform, type ImageIndex } from "../../src/registry/index.js";
+import { parseChallenges } from "../../src/registry/auth.js";
+import { backoffMs, retryAfterMs } from "../../src/registry/retry.js";
+import { byterangesBoundary } from "../../src/registry/multipart.js";
+import { parseContentRange, rangeHeader } from "../../src/registry/ranges.js";
+
+const D = "sha256:" + "ab".repeat(32);
+
+test("references are normalised like container tools do", () => {
+  const cases: [string, string][] = [
+    ["alpine", "docker.io/library/alpine:latest"],
+    ["alpine:3.19", "docker.io/library/alpine:3.19"],
+    ["library/alpine", "docker.io/library/alpine:latest"],
+    ["user/app", "docker.io/user/app:latest"],
+    ["index.docker.io/user/app", "docker.io/user/app:latest"],
+    ["docker.io/alpine", "docker.io/library/alpine:latest"],
+    ["localhost/app", "localhost/app:latest"],
+    ["localhost:5000/a/b/c:v1", "localhost:5000/a/b/c:v1"],
+    ["127.0.0.1:38000/ns/img", "127.0.0.1:38000/ns/img:latest"],
+    ["quay.io/org/img:v1.2_3-x", "quay.io/org/img:v1.2_3-x"],
+    [`ghcr.io/o/i@${D}`, `ghcr.io/o/i@${D}`],
+    [`ghcr.io/o/i:tag@${D}`, `ghcr.io/o/i:tag@${D}`],
+    [`alpine@${D}`, `docker.io/library/alpine@${D}`],
+    ["docker://busybox", "docker.io/library/busybox:latest"],
+    ["a__b/c-d--e/f.g", "docker.io/a__b/c-d--e/f.g:latest"],
+  ];
+  for (const [input, want] of cases) assert.is(formatReference(parseReference(input)), want, input);
+  const r = parseReference(`localhost:5000/a/b:v1@${D}`);
+  assert.equal({ ...r }, { registry: "localhost:5000", repository: "a/b", tag: "v1", digest: D });
+});
+
+test("invalid references are refused with a reason", () => {
+  const cases: [string, RegExp][] = [
+    ["", /empty/],
+    ["Alpine", /lowercase/],
+    ["example.com/Foo/bar", /lowercase/],
+    ["alpine:", /tag ""/],
+    ["alpine:-x", /tag/],
+    [`alpine@sha256:${"a".repeat(63)}`, /digest/],
+    ["alpine@md5:abc", /digest/],
+    ["a//b", /empty path component/],
+    ["a/b_/c", /component "b_"/],
+    ["host.com:99999/a", /port 99999/],
+    ["with space", /whitespace/],
+    ["example.com/", /empty path component|no repository/],
+    [`x/${"a".repeat(260)}`, /255/],
+  ];
+  for (const [input, re] of cases) {
+    try {
+      parseReference(input);
+      assert.unreachable(`accepted ${JSON.stringify(input)}`);
+    } catch (err) {
+      assert.instance(err, RegistryError, input);
+      assert.is((err as RegistryError).code, "reference");
+      assert.match((err as Error).message, re, `${input}: ${(err as Error).message}`);
+      assert.match((err as Error).message, /invalid image reference/);
+    }
+  }
+});
+
+test("endpoints: mirrors in order, then the host; plain HTTP for loopback and insecure; docker.io's API host", () => {
+  const eps = endpointsFor("docker.io", {
+    request_timeout_sec: 7,
+    host: {
+      "docker.io": {
+        mirrors: [
+          { host: "mirror.local:5000", insecure: true, header: { "X-Mirror": ["a", "b"] }, request_timeout_sec: 2 },
+          { host: "https://cache.example.com" },
+          { host: "127.0.0.1:6000" },
+        ],
+      },
+    },
+  });
+  assert.equal(eps.map((e) => [e.origin, e.mirror, e.timeoutMs]), [
+    ["http://mirror.local:5000", true, 2000],
+    ["https://cache.example.com", true, 7000],
+    ["http://127.0.0.1:6000", true, 7000],
+    ["https://registry-1.docker.io", false, 7000],
+  ]);
+  assert.equal(eps[0].headers, { "x-mirror": "a, b" });
+  assert.is(endpointsFor("localhost:5000")[0].origin, "http://localhost:5000");
+  assert.is(endpointsFor("localhost")[0].origin, "http://localhost");
+  assert.is(endpointsFor("quay.io")[0].origin, "https://quay.io");
+  assert.is(endpointsFor("reg.lan:80", { host: { "reg.lan:80": { insecure: true } } })[0].origin, "http://reg.lan:80");
+  assert.is(endpointsFor("x.io")[0].timeoutMs, 30000);
+  assert.throws(() => endpointsFor("x.io", { host: { "x.io": { mirrors: [{ host: "a/b" }] } } }), /host "a\/b" must be host\[:port\]/);
+  assert.throws(() => endpointsFor("x.io", { host: { "x.io": { mirrors: [{ host: "m", header: { "bad name": "v" } }] } } }), /invalid header name/);
+});
+
+test("credentials: container tools' file order, auth/username/identitytoken, most specific key", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "esgz-creds-"));
+  try {
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const env = { REGISTRY_AUTH_FILE: join(dir, "regauth.json"), XDG_RUNTIME_DIR: join(dir, "xdg"), HOME: join(dir, "home") } as NodeJS.ProcessEnv;
+    assert.equal(authFilePaths({ env }), [join(dir, "regauth.json"), join(dir, "xdg", "containers", "auth.json"), "/run/containers/0/auth.json", join(dir, "home", ".docker", "config.json")]);
+    await mkdir(join(dir, "xdg", "containers"), { recursive: true });
+    await mkdir(join(dir, "home", ".docker"), { recursive: true });
+    await writeFile(env.REGISTRY_AUTH_FILE!, JSON.stringify({ auths: { "a.io": { auth: b64("first:pw1") } } }));
+    await writeFile(join(dir, "xdg", "containers", "auth.json"), JSON.stringify({ auths: {
+      "a.io": { auth: b64("second:pw2") },
+      "b.io": { auth: b64("bee:pass:with:colons") },
+      "b.io/team": { username: "teamuser", password: "teampw" },
+    } }));
+    await writeFile(join(dir, "home", ".docker", "config.json"), JSON.stringify({ auths: {
+      "https://index.docker.io/v1/": { auth: b64("hubuser:hubpw") },
+      "c.io": { identitytoken: "refresh-me" },
+      "b.io": { auth: b64("never:used") },
+    } }));
+    const files = [env.REGISTRY_AUTH_FILE!, join(dir, "xdg", "containers", "auth.json"), join(dir, "home", ".docker", "config.json")];
+    const get = fileCredentialProvider({ files });
+    assert.equal(await get("a.io", "x/y"), { username: "first", password: "pw1" });
+    assert.equal(await get("b.io", "other"), { username: "bee", password: "pass:with:colons" });
+    assert.equal(await get("b.io", "team/app"), { username: "teamuser", password: "teampw" });
+    assert.equal(await get("docker.io", "library/alpine"), { username: "hubuser", password: "hubpw" });
+    assert.equal(await get("c.io", "z"), { identityToken: "refresh-me" });
+    assert.is(await get("nobody.io", "z"), undefined);
+    await writeFile(env.REGISTRY_AUTH_FILE!, "{not json");
+    try {
+      await get("a.io", "x");
+      assert.unreachable();
+    } catch (err) {
+      assert.match((err as Error).message, /regauth\.json: not valid JSON/);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("WWW-Authenticate challenges, Retry-After, backoff bounds, range headers", () => {
+  assert.equal(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"'), [
+    { scheme: "bearer", params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/alpine:pull" } },
+  ]);
+  assert.equal(parseChallenges('Basic realm="x, y", Bearer realm=http://t/tok,service=s'), [
+    { scheme: "basic", params: { realm: "x, y" } },
+    { scheme: "bearer", params: { realm: "http://t/tok", service: "s" } },
+  ]);
+  assert.is(retryAfterMs("3"), 3000);
+  assert.is(retryAfterMs(new Date(Date.now() + 5000).toUTCString(), Date.now()) ! > 3000, true);
+  assert.is(retryAfterMs(undefined), undefined);
+  const policy = { maxRetries: 5, minWaitMs: 30, maxWaitMs: 1000, budgetMs: 10000 };
+  assert.is(backoffMs(policy, 1, () => 0), 15);
+  assert.is(backoffMs(policy, 1, () => 1), 30);
+  assert.is(backoffMs(policy, 3, () => 1), 120);
+  assert.is(backoffMs(policy, 20, () => 1), 1000);
+  assert.equal(rangeHeader([{ offset: 100, length: 10 }, { offset: 0, length: 10 }, { offset: 105, length: 20 }, { offset: 10, length: 5 }]).header, "bytes=0-14,100-124");
+  assert.equal(parseContentRange("bytes 5-9/100"), { start: 5, end: 9, total: 100 });
+  assert.equal(parseContentRange("bytes 5-9/*"), { start: 5, end: 9, total: undefined });
+  assert.is(parseContentRange("bytes 9-5/100"), undefined);
+  assert.is(byterangesBoundary('multipart/byteranges; boundary="abc"'), "abc");
+  assert.is(byterangesBoundary("multipart/byteranges; boundary=3d6b6a416f9b5"), "3d6b6a416f9b5");
+  assert.is(byterangesBoundary("application/octet-stream"), undefined);
+});
+
+test("platform selection from an index", () => {
+  const m = (os: string, architecture: string, variant?: string) => ({
+    mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:" + `${os}${architecture}${variant ?? ""}`.padEnd(64, "0").replace(/[^0-9a-f]/g, "1").slice(0, 64), size: 1,
+    platform: { os, architecture, ...(variant ? { variant } : {}) },
+  });
+  const index: ImageIndex = { schemaVersion: 2, manifests: [m("linux", "amd64"), m("linux", "arm", "v6"), m("linux", "arm", "v7"), m("linux", "arm64", "v8"), m("windows", "amd64")] };
+  assert.is(selectManifest(index, parsePlatform("linux/amd64")), index.manifests[0]);
+  assert.is(selectManifest(index, parsePlatform("linux/arm/v7")), index.manifests[2]);
+  assert.is(selectManifest(index, parsePlatform("linux/arm64")), index.manifests[3]);
+  assert.is(selectManifest(index, parsePlatform("windows/amd64")), index.manifests[4]);
+  assert.throws(() => selectManifest(index, parsePlatform("linux/s390x")), /no manifest for platform linux\/s390x in the index \(has: linux\/amd64, linux\/arm\/v6/);
+});
+
+test.run();
