@@ -2,6 +2,7 @@
 export { Core, CoreError, loadCore, loadCoreSync } from "./wasm.js";
 export type { CoreExports, CoreSource } from "./wasm.js";
 export * from "./inflate.js";
+export { WasmBuffer } from "./buffer.js";
 export * from "./crc32.js";
 export * from "./sha256.js";
 export * from "./chunk.js";
