@@ -1,0 +1,212 @@
+// The verified-chunk cache: a bytes-bounded memory LRU over a content-addressed disk directory.
+//
+// What goes in (`put`) has been verified by the caller against its sha256; what comes out of the disk
+// (`get`) is verified again here through the injected hash function before it is served or kept in
+// memory: a file that does not hash to its name (torn by a power loss, edited, bit rot) counts as a
+// miss, is removed and logged, and is never returned. Nothing here blocks the event loop: file I/O is
+// fs/promises, hashing is the injected function (the store passes its worker pool's; the default is
+// WebCrypto's digest, which Node runs on its thread pool).
+//
+// Concurrency: two puts of one digest share one write; a get during a put is answered from the bytes
+// being written; concurrent gets of one digest from disk share one read and one verification.
+import { DiskChunks } from "./disk.js";
+import { ByteLru } from "./lru.js";
+
+export { ByteLru } from "./lru.js";
+export { DiskChunks } from "./disk.js";
+
+export type Priority = "high" | "low";
+
+/** sha256 of `data` as 64 lowercase hex digits. Must leave `data` usable (no transfer/detach). */
+export type HashHex = (data: Uint8Array, priority: Priority) => Promise<string>;
+
+/** What the cache reports, for metrics. */
+export interface CacheEvents {
+  hit(where: "memory" | "disk"): void;
+  miss(where: "memory" | "disk"): void;
+  /** A disk file failed verification (and was removed). */
+  corrupt(): void;
+}
+
+export interface CacheLog {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** Default bound of the memory LRU: keeps the store's peak RSS within 65 MiB. */
+export const DEFAULT_MEMORY_CACHE_BYTES = 8 << 20;
+
+/** Pending disk writes beyond this many bytes are dropped (the chunk stays in memory and can be refetched). */
+const MAX_PENDING_WRITE_BYTES = 64 << 20;
+
+export interface ChunkCacheOptions {
+  /** The disk part's directory (`<root>/cache`); omitted = memory only. */
+  dir?: string;
+  /** Bound of the memory LRU in bytes (default 8 MiB). */
+  memoryBytes?: number;
+  hash?: HashHex;
+  log?: CacheLog;
+  events?: CacheEvents;
+  /** fsync each chunk file before its rename (default false: see disk.ts). */
+  fsync?: boolean;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Accepts "sha256:<hex>" or "<hex>"; anything else is a caller bug (it would become a path). */
+export function chunkKey(digest: string): string {
+  const hex = digest.startsWith("sha256:") ? digest.slice(7) : digest;
+  if (!HEX64.test(hex)) throw new TypeError(`chunk cache: not a sha256 digest: ${JSON.stringify(digest)}`);
+  return hex;
+}
+
+/** WebCrypto's SHA-256: asynchronous, computed off the main thread by Node. */
+export const webCryptoSha256: HashHex = async (data) => {
+  const d = new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
+  let s = "";
+  for (const b of d) s += b.toString(16).padStart(2, "0");
+  return s;
+};
+
+const noLog: CacheLog = { warn() {}, debug() {} };
+
+export class ChunkCache {
+  private readonly memory: ByteLru;
+  private readonly writes = new Map<string, { data: Uint8Array; done: Promise<void> }>();
+  private readonly reads = new Map<string, Promise<Uint8Array | undefined>>();
+  private pendingBytes = 0;
+  private readonly hash: HashHex;
+  private readonly log: CacheLog;
+  private readonly events?: CacheEvents;
+
+  private constructor(private readonly disk: DiskChunks | undefined, opts: ChunkCacheOptions) {
+    this.memory = new ByteLru(opts.memoryBytes ?? DEFAULT_MEMORY_CACHE_BYTES);
+    this.hash = opts.hash ?? webCryptoSha256;
+    this.log = opts.log ?? noLog;
+    this.events = opts.events;
+  }
+
+  /** Opens the cache; with `dir`, creates it and clears temp files left by a killed process. */
+  static async open(opts: ChunkCacheOptions = {}): Promise<ChunkCache> {
+    const disk = opts.dir === undefined ? undefined : await DiskChunks.open(opts.dir, opts.fsync);
+    return new ChunkCache(disk, opts);
+  }
+
+  /** True when chunks are also kept on disk. */
+  get persistent(): boolean {
+    return this.disk !== undefined;
+  }
+
+  /** Bytes held by the memory LRU (≤ its bound). */
+  get memoryBytes(): number {
+    return this.memory.bytes;
+  }
+
+  /** The memory part only, synchronously (no I/O): a hit is counted, a miss is left to `get`. */
+  getMemory(digest: string): Uint8Array | undefined {
+    const v = this.memory.get(chunkKey(digest));
+    if (v) this.events?.hit("memory");
+    return v;
+  }
+
+  /**
+   * The verified bytes of chunk `digest`, from memory or disk, or undefined. `size`, when given, is
+   * checked too (a file of another length is corrupt without hashing it).
+   */
+  async get(digest: string, size?: number, priority: Priority = "high"): Promise<Uint8Array | undefined> {
+    const hex = chunkKey(digest);
+    const mem = this.memory.get(hex);
+    if (mem) {
+      this.events?.hit("memory");
+      return mem;
+    }
+    this.events?.miss("memory");
+    if (!this.disk) return undefined;
+    const writing = this.writes.get(hex);
+    if (writing) {
+      this.events?.hit("disk");
+      return writing.data;
+    }
+    let read = this.reads.get(hex);
+    if (!read) {
+      read = this.readVerified(this.disk, hex, size, priority).finally(() => this.reads.delete(hex));
+      this.reads.set(hex, read);
+    }
+    const data = await read;
+    this.events?.[data ? "hit" : "miss"]("disk");
+    return data;
+  }
+
+  private async readVerified(disk: DiskChunks, hex: string, size: number | undefined, priority: Priority): Promise<Uint8Array | undefined> {
+    let data: Uint8Array | undefined;
+    try {
+      data = await disk.read(hex);
+    } catch (err) {
+      this.log.warn("chunk cache: read failed, treated as a miss", { chunk: `sha256:${hex}`, file: disk.pathOf(hex), error: err });
+      return undefined;
+    }
+    if (!data) return undefined;
+    let problem: string | undefined;
+    if (size !== undefined && data.byteLength !== size) {
+      problem = `size ${data.byteLength}, expected ${size}`;
+    } else {
+      const actual = await this.hash(data, priority);
+      if (actual !== hex) problem = `sha256:${actual}`;
+    }
+    if (problem) {
+      this.events?.corrupt();
+      this.log.warn("chunk cache: corrupt file removed, chunk will be fetched again", {
+        chunk: `sha256:${hex}`, file: disk.pathOf(hex), found: problem,
+      });
+      await disk.remove(hex);
+      return undefined;
+    }
+    this.memory.set(hex, data);
+    return data;
+  }
+
+  /**
+   * Keeps verified bytes: in memory at once, on disk in the background. Never rejects (a failed disk
+   * write is logged: the chunk can be fetched again). The caller must not modify `data` afterwards.
+   */
+  put(digest: string, data: Uint8Array): Promise<void> {
+    const hex = chunkKey(digest);
+    // A view into a larger buffer would keep the whole buffer alive and defeat the memory bound.
+    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+    this.memory.set(hex, owned);
+    if (!this.disk) return Promise.resolve();
+    const pending = this.writes.get(hex);
+    if (pending) return pending.done;
+    if (this.pendingBytes + owned.byteLength > MAX_PENDING_WRITE_BYTES) {
+      this.log.debug("chunk cache: disk writes behind, chunk kept in memory only", { chunk: `sha256:${hex}` });
+      return Promise.resolve();
+    }
+    this.pendingBytes += owned.byteLength;
+    const done = this.writeOnce(this.disk, hex, owned).finally(() => {
+      this.pendingBytes -= owned.byteLength;
+      this.writes.delete(hex);
+    });
+    this.writes.set(hex, { data: owned, done });
+    return done;
+  }
+
+  private async writeOnce(disk: DiskChunks, hex: string, data: Uint8Array): Promise<void> {
+    try {
+      if (await disk.exists(hex)) return; // content-addressed: the same name holds the same bytes
+      await disk.write(hex, data);
+    } catch (err) {
+      this.log.warn("chunk cache: disk write failed, chunk kept in memory only", { chunk: `sha256:${hex}`, error: err });
+    }
+  }
+
+  /** Resolves when every disk write started so far has finished. */
+  async flush(): Promise<void> {
+    while (this.writes.size) await Promise.all([...this.writes.values()].map((w) => w.done));
+  }
+
+  /** Flushes and empties the memory part. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.memory.clear();
+  }
+}

@@ -1,0 +1,183 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile, truncate, mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ChunkCache, ByteLru, chunkKey, webCryptoSha256, type CacheEvents } from "../../src/cache/index.js";
+
+let root = "";
+test.before(async () => { root = await mkdtemp(join(tmpdir(), "esgz-cache-")); });
+test.after(async () => { await rm(root, { recursive: true, force: true }); });
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+function chunk(n: number): { hex: string; data: Uint8Array } {
+  const data = new Uint8Array(randomBytes(n));
+  return { hex: sha(data), data };
+}
+let seq = 0;
+const freshDir = () => join(root, `c${seq++}`);
+
+function counter() {
+  const n = { memoryHit: 0, memoryMiss: 0, diskHit: 0, diskMiss: 0, corrupt: 0 };
+  const events: CacheEvents = {
+    hit: (w) => { n[w === "memory" ? "memoryHit" : "diskHit"]++; },
+    miss: (w) => { n[w === "memory" ? "memoryMiss" : "diskMiss"]++; },
+    corrupt: () => { n.corrupt++; },
+  };
+  return { n, events };
+}
+
+async function files(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const shard of await readdir(join(dir, "sha256"))) for (const f of await readdir(join(dir, "sha256", shard))) out.push(`${shard}/${f}`);
+  return out.sort();
+}
+
+test("round trip: put then get from memory, and the file on disk is named by the chunk's sha256", async () => {
+  const dir = freshDir();
+  const c = await ChunkCache.open({ dir });
+  const { hex, data } = chunk(100_000);
+  await c.put(hex, data);
+  assert.equal(await c.get(hex), data);
+  assert.equal(c.getMemory(`sha256:${hex}`), data);
+  assert.equal(await files(dir), [`${hex.slice(0, 2)}/${hex}`]);
+  assert.equal(new Uint8Array(await readFile(join(dir, "sha256", hex.slice(0, 2), hex))), data);
+  assert.equal(await readdir(join(dir, "tmp")), [], "no temp file left");
+  assert.is(await c.get("0".repeat(64)), undefined);
+});
+
+test("restart: a new instance over the same directory serves the chunks from disk, verified", async () => {
+  const dir = freshDir();
+  const chunks = [chunk(1000), chunk(70_000), chunk(3)];
+  const a = await ChunkCache.open({ dir });
+  for (const { hex, data } of chunks) a.put(hex, data);
+  await a.close();
+  const { n, events } = counter();
+  let hashed = 0;
+  const b = await ChunkCache.open({ dir, events, hash: (d, p) => { hashed++; return webCryptoSha256(d, p); } });
+  for (const { hex, data } of chunks) {
+    assert.is(b.getMemory(hex), undefined);
+    assert.equal(await b.get(hex, data.byteLength), data);
+  }
+  assert.is(hashed, 3, "each disk read verified once");
+  assert.equal(n, { memoryHit: 0, memoryMiss: 3, diskHit: 3, diskMiss: 0, corrupt: 0 });
+  assert.equal(await b.get(chunks[0].hex), chunks[0].data);
+  assert.is(n.memoryHit, 1, "then served from memory");
+  assert.is(hashed, 3);
+});
+
+test("a corrupt or truncated file is a miss, is removed and logged, and never served", async () => {
+  const dir = freshDir();
+  const good = chunk(50_000), cut = chunk(50_000);
+  const a = await ChunkCache.open({ dir });
+  a.put(good.hex, good.data);
+  a.put(cut.hex, cut.data);
+  await a.close();
+  const flipped = new Uint8Array(good.data);
+  flipped[12345] ^= 1;
+  const goodPath = join(dir, "sha256", good.hex.slice(0, 2), good.hex);
+  const cutPath = join(dir, "sha256", cut.hex.slice(0, 2), cut.hex);
+  await writeFile(goodPath, flipped);
+  await truncate(cutPath, 1000);
+
+  const warnings: Array<[string, Record<string, unknown> | undefined]> = [];
+  const { n, events } = counter();
+  const b = await ChunkCache.open({ dir, events, log: { warn: (m, f) => warnings.push([m, f]), debug() {} } });
+  assert.is(await b.get(good.hex), undefined);
+  assert.is(await b.get(cut.hex, cut.data.byteLength), undefined);
+  assert.is(n.corrupt, 2);
+  assert.is(n.diskMiss, 2);
+  assert.not.ok(existsSync(goodPath) || existsSync(cutPath), "corrupt files removed");
+  assert.is(warnings.length, 2);
+  assert.match(warnings[0][0], /corrupt file removed/);
+  assert.is(warnings[0][1]?.chunk, `sha256:${good.hex}`);
+  assert.is(warnings[0][1]?.found, `sha256:${sha(flipped)}`);
+  assert.is(warnings[1][1]?.found, "size 1000, expected 50000");
+  // Put again after the refetch: stored and served again.
+  await b.put(good.hex, good.data);
+  const c = await ChunkCache.open({ dir });
+  assert.equal(await c.get(good.hex), good.data);
+});
+
+test("concurrent puts of one digest write one file; a get during a put is answered; concurrent gets share one read", async () => {
+  const dir = freshDir();
+  const { hex, data } = chunk(2 << 20);
+  const c = await ChunkCache.open({ dir, memoryBytes: 1024 });
+  const p1 = c.put(hex, data);
+  const p2 = c.put(hex, new Uint8Array(data));
+  assert.equal(await c.get(hex), data, "served while the write is pending (memory bound too small to hold it)");
+  await Promise.all([p1, p2]);
+  assert.equal(await files(dir), [`${hex.slice(0, 2)}/${hex}`]);
+  assert.equal(await readdir(join(dir, "tmp")), []);
+
+  let hashed = 0;
+  const d = await ChunkCache.open({ dir, memoryBytes: 1024, hash: (x, p) => { hashed++; return webCryptoSha256(x, p); } });
+  const got = await Promise.all([d.get(hex), d.get(hex), d.get(hex)]);
+  for (const g of got) assert.equal(g, data);
+  assert.is(hashed, 1);
+  // Many distinct concurrent puts all land.
+  const many = Array.from({ length: 40 }, () => chunk(4096));
+  await Promise.all(many.map(({ hex, data }) => c.put(hex, data)));
+  assert.is((await files(dir)).length, 41);
+});
+
+test("leftover temp files of a killed process are removed at open", async () => {
+  const dir = freshDir();
+  await mkdir(join(dir, "tmp"), { recursive: true });
+  await writeFile(join(dir, "tmp", `${"a".repeat(64)}.123.abc`), "partial");
+  await ChunkCache.open({ dir });
+  assert.equal(await readdir(join(dir, "tmp")), []);
+});
+
+test("the memory LRU stays within its byte bound and evicts the least recently used", async () => {
+  const lru = new ByteLru(10_000);
+  lru.set("a", new Uint8Array(4000));
+  lru.set("b", new Uint8Array(4000));
+  lru.get("a");
+  lru.set("c", new Uint8Array(4000));
+  assert.ok(lru.has("a") && lru.has("c") && !lru.has("b"));
+  assert.is(lru.bytes, 8000);
+  lru.set("huge", new Uint8Array(20_000));
+  assert.not.ok(lru.has("huge"));
+  assert.is(lru.bytes, 8000);
+
+  const c = await ChunkCache.open({ memoryBytes: 256 << 10 });
+  const chunks = Array.from({ length: 30 }, () => chunk(30_000));
+  for (const { hex, data } of chunks) {
+    await c.put(hex, data);
+    assert.ok(c.memoryBytes <= 256 << 10, `memory ${c.memoryBytes}`);
+  }
+  assert.is(c.memoryBytes, 8 * 30_000);
+  assert.ok(c.getMemory(chunks[29].hex) && !c.getMemory(chunks[0].hex));
+  // A view into a larger buffer is copied, so the bound counts what is really held.
+  const big = new Uint8Array(1 << 20);
+  const view = big.subarray(0, 1000);
+  const vh = sha(view);
+  await c.put(vh, view);
+  assert.is(c.getMemory(vh)!.buffer.byteLength, 1000);
+});
+
+test("memory-only mode: nothing on disk, chunks served from memory, a restart starts empty", async () => {
+  const { n, events } = counter();
+  const c = await ChunkCache.open({ events });
+  assert.not.ok(c.persistent);
+  const { hex, data } = chunk(1000);
+  await c.put(hex, data);
+  assert.equal(await c.get(hex), data);
+  const d = await ChunkCache.open({ events });
+  assert.is(await d.get(hex), undefined);
+  assert.equal(n, { memoryHit: 1, memoryMiss: 1, diskHit: 0, diskMiss: 0, corrupt: 0 });
+});
+
+test("digests that could escape the directory are refused", async () => {
+  const c = await ChunkCache.open({ dir: freshDir() });
+  for (const bad of ["../../etc/passwd", "sha512:" + "a".repeat(64), "A".repeat(64), "a".repeat(63)]) {
+    assert.throws(() => chunkKey(bad), /not a sha256 digest/);
+    assert.throws(() => c.put(bad, new Uint8Array(1)), /not a sha256 digest/);
+  }
+  assert.is(await webCryptoSha256(new TextEncoder().encode("abc"), "high"), sha(new TextEncoder().encode("abc")));
+});
+
+test.run();
