@@ -2,7 +2,7 @@
 // is never blocked) and node:crypto. The default of EStargzReader until the Wasm core's inflate and
 // chunk verifier are wired in; bounded output: inflation stops once the needed bytes are out.
 import { createHash } from "node:crypto";
-import { createInflateRaw } from "node:zlib";
+import { constants, createInflateRaw, inflateRaw } from "node:zlib";
 import type { VerifyChunk } from "./chunks.js";
 
 /** Offset of the deflate data after a gzip member header. */
@@ -18,11 +18,33 @@ export function gzipHeaderEnd(b: Uint8Array): number {
   return p;
 }
 
+const SMALL = 64 * 1024;
+
+function inflateSmall(member: Uint8Array, want: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    let start: number;
+    try {
+      start = gzipHeaderEnd(member);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    // Z_SYNC_FLUSH: the range may end before the member does (the reader reads only what it needs)
+    inflateRaw(member.subarray(start), { finishFlush: constants.Z_SYNC_FLUSH }, (err, out) => {
+      if (err) reject(new Error(`inflate failed: ${err.message}`));
+      else resolve(out.length > want ? out.subarray(0, want) : out);
+    });
+  });
+}
+
 /**
  * Inflates the deflate data of a gzip member until `want` bytes are out (or the data ends).
  * Returns at most `want` bytes; never buffers more than one zlib output chunk beyond it.
  */
 export function inflatePrefix(member: Uint8Array, want: number): Promise<Uint8Array> {
+  // Small members in one call (a stream costs more than the inflate): their output is bounded by
+  // deflate's ~1032:1 ratio, so at most 64 MiB for 64 KiB in.
+  if (member.length <= SMALL) return inflateSmall(member, want);
   return new Promise((resolve, reject) => {
     let start: number;
     try {
