@@ -4,6 +4,8 @@ import type { CAC } from "cac";
 import { readFile, stat } from "node:fs/promises";
 import { convertLayerFile } from "../convert/layer.js";
 import { convertOciLayout, isOciLayout } from "../convert/oci-layout.js";
+import { convertRegistryImage } from "../convert/registry.js";
+import { RegistryClient } from "../registry/index.js";
 import type { WriterOptions } from "../estargz/writer.js";
 import { Progress } from "./progress.js";
 
@@ -37,7 +39,7 @@ async function writerOptions(f: Flags): Promise<WriterOptions> {
 
 export function register(cli: CAC): void {
   cli
-    .command("convert <in> <out>", "Convert a tar/tar.gz layer or an OCI image layout to eStargz")
+    .command("convert <in> <out>", "Convert a tar/tar.gz layer, an OCI image layout or a registry image to eStargz")
     .option("--chunk-size <bytes>", "Largest chunk of a regular file (default 4194304)")
     .option("--compression-level <0-9>", "gzip level (default 9)")
     .option("--min-chunk-size <bytes>", "Group small files into shared gzip members up to this size (default 0: off)")
@@ -45,13 +47,34 @@ export function register(cli: CAC): void {
     .option("--json", "Print a JSON summary on stdout")
     .example("esgz-fast convert layer.tar layer.esgz.tar.gz")
     .example("esgz-fast convert ./oci-in ./oci-out --prioritized-files prio.txt")
+    .example("esgz-fast convert registry.example/app:1 registry.example/app:1-esgz")
     .action(async (input: string, output: string, flags: Flags) => {
       const opts = await writerOptions(flags);
-      const st = await stat(input).catch(() => {
-        throw new Error(`input ${input} does not exist`);
-      });
-      if (await stat(output).then(() => true, () => false)) throw new Error(`output ${output} already exists`);
+      const st = await stat(input).catch(() => undefined);
       const progress = new Progress("converting");
+      if (!st) {
+        if (!/^[\w.-]+(:\d+)?\/|^[\w.-]+:[\w.-]+$|@sha256:/.test(input)) throw new Error(`input ${input} does not exist (and is not an image reference)`);
+        // registry → registry
+        const client = new RegistryClient({});
+        try {
+          const r = await convertRegistryImage(client, input, output, {
+            ...opts,
+            onLayer: (i, _n, d) => progress.stage(`layer ${i + 1} ${d.slice(7, 19)}`),
+            onProgress: (n) => progress.update(n),
+          });
+          progress.done();
+          if (flags.json) process.stdout.write(JSON.stringify({ input, output, ...r }, null, 2) + "\n");
+          else {
+            for (const l of r.layers) process.stdout.write(`${l.from} -> ${l.to}  toc ${l.tocDigest}\n`);
+            process.stdout.write(`${output}@${r.digest}\n`);
+          }
+        } finally {
+          progress.done();
+          await client.close();
+        }
+        return;
+      }
+      if (await stat(output).then(() => true, () => false)) throw new Error(`output ${output} already exists`);
       try {
         if (st.isDirectory()) {
           if (!(await isOciLayout(input))) throw new Error(`${input} is a directory but not an OCI image layout`);

@@ -14,7 +14,7 @@ import { tempBeside } from "./layer.js";
 export const TOC_DIGEST_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest";
 export const UNCOMPRESSED_SIZE_ANNOTATION = "io.containers.estargz.uncompressed-size";
 
-const MT = {
+export const MT = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
   ociManifest: "application/vnd.oci.image.manifest.v1+json",
   dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -26,7 +26,7 @@ const MT = {
 } as const;
 
 /** Layer media type → the media type of its eStargz version (same family, gzip). */
-const LAYER_OUT: Record<string, string> = {
+export const LAYER_OUT: Record<string, string> = {
   [MT.ociLayerTar]: MT.ociLayerGzip,
   [MT.ociLayerGzip]: MT.ociLayerGzip,
   [MT.dockerLayerGzip]: MT.dockerLayerGzip,
