@@ -179,7 +179,8 @@ export class Session {
     for (let round = 0; ; round++) {
       const authorization = await auth.header(scopes);
       const r = await this.sendFollowing(ep, url, ex, choose, ctx, authorization);
-      if (r.head.status === 401 && r.head.url.origin === ep.origin && round === 0) {
+      if (r.head.status === 401 && r.head.url.origin === ep.origin && round < 2) {
+        // Round 0 learns the scheme; round 1 may meet a token refused as stale, fetched again once.
         if (await auth.challenged(r.head.headers["www-authenticate"], scopes, authorization)) continue;
       }
       if (ex.accept(r.head.status)) {

@@ -1,0 +1,70 @@
+// A caching tier in front of the origin: a second docker-registry configured as a pull-through cache
+// of the first, listed as the mirror. Reads go through it; when it is stopped, they fall back to the
+// origin. The pull-through cache ignores Range on blobs it has not cached yet (200 + the whole blob),
+// which the client must take without reading the whole body.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { randomBytes, createHash } from "node:crypto";
+import { pushImage, startRegistry, type PushedImage, type TestRegistry } from "../helpers/registry.js";
+import { RegistryClient } from "../../src/registry/index.js";
+
+const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+let origin: TestRegistry;
+let mirror: TestRegistry | undefined;
+let img: PushedImage;
+const layer = randomBytes(8 * 1024 * 1024);
+
+test.before(async () => {
+  origin = await startRegistry();
+  img = await pushImage(origin, "cache/app", "v1", { layers: [{ data: layer }] });
+  mirror = await startRegistry({ proxyRemoteUrl: origin.url });
+});
+test.after(async () => {
+  await mirror?.stop();
+  await origin?.stop();
+});
+
+test("reads go through the mirror; the origin only sees the mirror; fall back to the origin when the mirror is down", async () => {
+  const client = new RegistryClient({
+    userAgent: "esgz-fast-test",
+    resolver: { host: { [origin.host]: { mirrors: [{ host: mirror!.host, insecure: true }] } } },
+    blob: { max_retries: 1, min_wait_msec: 10, max_wait_msec: 50 },
+  });
+  try {
+    const ref = `${origin.host}/cache/app:v1`;
+    const r = await client.resolveImage(ref);
+    assert.is(r.manifestDigest, img.manifestDigest);
+    assert.equal(r.layers, img.layers);
+    const d = r.layers[0].digest;
+    const [a] = await client.readBlob(ref, d, [{ offset: 1000, length: 4096 }], { size: layer.length });
+    assert.is(hex(a), hex(layer.subarray(1000, 5096)));
+
+    const mlog = await mirror!.accessLog();
+    const ours = mlog.filter((e) => e.userAgent === "esgz-fast-test");
+    assert.ok(ours.some((e) => e.method === "GET" && e.path === "/v2/cache/app/manifests/v1" && e.status === 200), "manifest via the mirror");
+    const blobGets = ours.filter((e) => e.method === "GET" && e.path === `/v2/cache/app/blobs/${d}`);
+    assert.is(blobGets.length, 1);
+    assert.ok(blobGets[0].bytes < layer.length, `the client hung up once it had its range (${blobGets[0].bytes} of ${layer.length} bytes sent)`);
+    const olog = await origin.accessLog();
+    assert.not.ok(olog.some((e) => e.userAgent === "esgz-fast-test" && e.method !== "PUT" && e.method !== "POST" && e.method !== "HEAD" && e.path.startsWith("/v2/cache/")), "the client never reached the origin");
+    assert.ok(olog.some((e) => e.path === "/v2/cache/app/manifests/v1" && e.userAgent !== "esgz-fast-test"), "the mirror fetched from the origin");
+
+    // A second read of a cached blob is served from the mirror's store, as a real range.
+    await new Promise((res) => setTimeout(res, 300));
+    const [b] = await client.readBlob(ref, d, [{ offset: 7_000_000, length: 10_000 }], { size: layer.length });
+    assert.is(hex(b), hex(layer.subarray(7_000_000, 7_010_000)));
+
+    await mirror!.stop();
+    mirror = undefined;
+    const [c] = await client.readBlob(ref, d, [{ offset: 123, length: 456 }, { offset: 8_000_000, length: 1000 }], { size: layer.length });
+    assert.is(hex(c), hex(layer.subarray(123, 579)));
+    const r2 = await client.resolveImage(ref);
+    assert.is(r2.manifestDigest, img.manifestDigest);
+    const after = await origin.accessLog();
+    assert.ok(after.some((e) => e.userAgent === "esgz-fast-test" && e.path === `/v2/cache/app/blobs/${d}` && e.status === 206), "fell back to the origin");
+  } finally {
+    await client.close();
+  }
+});
+
+test.run();
