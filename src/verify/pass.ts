@@ -119,7 +119,9 @@ export async function runPass<T>(
       onProgress?.(bytesRead);
       if (gzipError || crashed) continue; // keep hashing the blob; the worker has nothing left to do
       inflight += piece.length;
-      worker.postMessage({ type: "data", bytes: piece } satisfies ToInflater, [piece.buffer as ArrayBuffer]);
+      // transfer without a copy when the piece owns its buffer; a view into a shared one is copied
+      const own = piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength && piece.buffer instanceof ArrayBuffer ? piece : piece.slice();
+      worker.postMessage({ type: "data", bytes: own } satisfies ToInflater, [own.buffer as ArrayBuffer]);
       while (inflight > INPUT_LIMIT && !gzipError && !crashed) await new Promise<void>((r) => (credit = r));
       credit = null;
     }

@@ -1,0 +1,91 @@
+// Images in a real local docker-registry: every layer verified through the registry client; a lying
+// annotation or config fails the right check; --layer and --platform select; unreachable → exit 2.
+import { readFile } from "node:fs/promises";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { fixtures } from "../helpers/paths.js";
+import { pushImage, pushIndex, startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { runCli } from "../helpers/run-cli.js";
+import { assertChecks, verifyJson } from "./util.js";
+
+const facts = fixtures();
+let reg: TestRegistry;
+let blobs: Buffer[];
+
+const TOC = "containerd.io/snapshot/stargz/toc.digest";
+const USIZE = "io.containers.estargz.uncompressed-size";
+
+function config(diffIds: string[], arch = "amd64") {
+  return { architecture: arch, os: "linux", rootfs: { type: "layers", diff_ids: diffIds }, config: {} };
+}
+
+test.before(async () => {
+  reg = await startRegistry();
+  blobs = await Promise.all(facts.map((f) => readFile(f.path)));
+});
+test.after(async () => {
+  await reg?.stop();
+});
+
+test("an image of the four fixtures verifies layer by layer through the registry", async () => {
+  const img = await pushImage(reg, "verify/all", "v1", {
+    layers: facts.map((f, i) => ({ data: blobs[i], annotations: { [TOC]: f.tocDigest, [USIZE]: String(f.uncompressedSize) } })),
+    config: config(facts.map((f) => f.diffId)),
+  });
+  const { res, out } = await verifyJson([img.ref]);
+  assert.is(res.code, 0, res.stdout + res.stderr);
+  assert.is(out.layers.length, 4);
+  out.layers.forEach((l, i) => {
+    assertChecks(l, []);
+    assert.is(l.actual.digest, facts[i].blobDigest);
+  });
+  // by digest too
+  const byDigest = await verifyJson([`${reg.host}/verify/all@${img.manifestDigest}`, "--layer", "3"]);
+  assert.is(byDigest.res.code, 0);
+  assert.is(byDigest.out.layers.length, 1);
+  assert.is(byDigest.out.layers[0].kind, "stargz-legacy");
+});
+
+test("a wrong TOC-digest annotation and a wrong diff_id in the config fail those checks only", async () => {
+  const f = facts[1], g = facts[0];
+  const img = await pushImage(reg, "verify/lies", "v1", {
+    layers: [
+      { data: blobs[1], annotations: { [TOC]: g.tocDigest, [USIZE]: String(f.uncompressedSize) } },
+      { data: blobs[2], annotations: { [TOC]: facts[2].tocDigest } },
+    ],
+    config: config([f.diffId, g.diffId]),
+  });
+  const { res, out } = await verifyJson([img.ref]);
+  assert.is(res.code, 1);
+  assertChecks(out.layers[0], ["tocDigest"]);
+  assertChecks(out.layers[1], ["diffId"], ["size"]);
+  const table = await runCli(["verify", img.ref]);
+  assert.is(table.code, 1);
+  assert.match(table.stdout, /layer 0: FAILED tocDigest/);
+  assert.match(table.stdout, /layer 1: FAILED diffId/);
+  assert.match(table.stdout, /2 of 2 layers FAILED verification/);
+});
+
+test("--platform picks the manifest of an index", async () => {
+  const amd = await pushImage(reg, "verify/multi", "amd64", {
+    layers: [{ data: blobs[0], annotations: { [TOC]: facts[0].tocDigest } }], config: config([facts[0].diffId]),
+  });
+  const arm = await pushImage(reg, "verify/multi", "arm64", {
+    layers: [{ data: blobs[2], annotations: { [TOC]: facts[2].tocDigest } }], config: config([facts[2].diffId], "arm64"),
+  });
+  const desc = (p: typeof amd, arch: string) => ({ mediaType: p.manifest.mediaType, digest: p.manifestDigest, size: p.manifestBytes.length, platform: { os: "linux", architecture: arch } });
+  await pushIndex(reg, "verify/multi", "latest", [desc(amd, "amd64"), desc(arm, "arm64")]);
+  const { res, out } = await verifyJson([`${reg.host}/verify/multi:latest`, "--platform", "linux/arm64"]);
+  assert.is(res.code, 0, res.stdout + res.stderr);
+  assert.is(out.layers[0].actual.digest, facts[2].blobDigest);
+});
+
+test("a missing image or an unreachable registry exits 2", async () => {
+  let res = await runCli(["verify", `${reg.host}/verify/none:v1`]);
+  assert.is(res.code, 2);
+  assert.match(res.stderr, /verify\/none/);
+  res = await runCli(["verify", "127.0.0.1:1/verify/none:v1"]);
+  assert.is(res.code, 2);
+});
+
+test.run();
