@@ -1,0 +1,315 @@
+// The Additional Layer Store tree that containers/storage looks names up in (see spec/als.md):
+//
+//   /pool                                 symlink to <root>/pool
+//   /<base64(ref)>/                        created on lookup: the reference is resolved on first use
+//   /<base64(ref)>/<digest>/               layer dir; <digest> = compressed digest or TOC digest
+//   /<base64(ref)>/<digest>/diff/...       the layer's tree in overlayfs lower-dir form
+//   /<base64(ref)>/<digest>/info           JSON the engine indexes the layer by
+//   /<base64(ref)>/<digest>/blob           the registry blob, byte for byte
+//   /<base64(ref)>/<digest>/use            never exists; creating it takes a reference (ENOENT)
+//   /<digest>/...                          the same without `:ref`, for layers already resolved
+//
+// Nothing is listed at the root or in a reference dir: the engine looks names up directly.
+// `rmdir` of a layer dir releases a reference and also answers ENOENT.
+import { constants } from "node:fs";
+import type { Attr, FsHandlers, StatFs } from "./fuse.js";
+import { FsError } from "./errno.js";
+import { LowerDir, type TreeIndex } from "./overlay.js";
+
+/** A layer as the store hands it to the file system. */
+export interface LayerView {
+  /** The `info` file's bytes. */
+  readonly info: Uint8Array;
+  readonly blobSize: number;
+  readonly index: TreeIndex;
+  /** Number of entries in the index (sizes the layer's inode range). */
+  readonly entryCount: number;
+  /** Reads a regular file's verified bytes into `into`; returns the count (short only at EOF). */
+  readFile(id: number, into: Uint8Array, offset: number, length: number): Promise<number>;
+  /** Opens the blob for reading; reads that run sequentially to the end are checked against the digest. */
+  openBlob(): BlobHandle;
+  /** Keeps the layer loaded while a file of it is open; call the returned function on release. */
+  hold(): () => void;
+}
+
+export interface BlobHandle {
+  read(into: Uint8Array, offset: number, length: number): Promise<number>;
+}
+
+/** What the tree asks the store. Lookups that cannot be served throw FsError("ENOENT"). */
+export interface LayerSource {
+  /** Resolves a reference (decoded from the dir name); throws ENOENT if it cannot be served. */
+  resolveRef(ref: string): void | Promise<void>;
+  /** The layer under `ref` (null: the `:ref`-less layout) and `digest`; ENOENT if it cannot be served. */
+  layer(ref: string | null, digest: string): LayerView | Promise<LayerView>;
+  use(ref: string | null, digest: string): void;
+  release(ref: string | null, digest: string): void;
+  /** Target of the `/pool` symlink. */
+  readonly poolDir: string;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const DIR = constants.S_IFDIR | 0o755;
+const FILE = constants.S_IFREG | 0o444;
+const LINK = constants.S_IFLNK | 0o777;
+/** Synthetic nodes get inode numbers below this; layers get ranges above it. */
+const LAYER_INO_START = 1 << 20;
+
+/** Decodes a `<base64(ref)>` dir name: standard alphabet, padding kept, must round-trip exactly. */
+export function decodeRefDir(name: string): string | null {
+  if (!/^[A-Za-z0-9+]+={0,2}$/.test(name) || name.length % 4 !== 0) return null;
+  const ref = Buffer.from(name, "base64").toString("utf8");
+  if (Buffer.from(ref, "utf8").toString("base64") !== name) return null;
+  if (!/^[\x21-\x7e]+$/.test(ref)) return null;
+  return ref;
+}
+
+type Parsed =
+  | { kind: "root" }
+  | { kind: "pool" }
+  | { kind: "ref"; ref: string }
+  | { kind: "layer"; ref: string | null; digest: string }
+  | { kind: "file"; ref: string | null; digest: string; name: "info" | "blob" | "use" }
+  | { kind: "diff"; ref: string | null; digest: string; rel: string };
+
+function parse(path: string): Parsed {
+  if (path === "/") return { kind: "root" };
+  const parts = path.slice(1).split("/");
+  let i = 0;
+  let ref: string | null = null;
+  if (parts[0] === "pool" && parts.length === 1) return { kind: "pool" };
+  if (!DIGEST.test(parts[0])) {
+    ref = decodeRefDir(parts[0]);
+    if (ref === null) throw new FsError("ENOENT");
+    if (parts.length === 1) return { kind: "ref", ref };
+    i = 1;
+  }
+  const digest = parts[i];
+  if (!DIGEST.test(digest)) throw new FsError("ENOENT");
+  if (parts.length === i + 1) return { kind: "layer", ref, digest };
+  const name = parts[i + 1];
+  if (name === "diff") return { kind: "diff", ref, digest, rel: parts.slice(i + 2).join("/") };
+  if (parts.length === i + 2 && (name === "info" || name === "blob" || name === "use")) return { kind: "file", ref, digest, name };
+  throw new FsError("ENOENT");
+}
+
+type Handle = { unhold: () => void } & (
+  | { kind: "diff"; layer: LayerView; id: number }
+  | { kind: "info"; layer: LayerView }
+  | { kind: "blob"; blob: BlobHandle });
+
+export interface AlsOptions {
+  /** Called for reads that failed with something other than ENOENT (logged by the caller). */
+  onReadError?: (path: string, err: unknown) => void;
+}
+
+/** The FUSE handlers of the whole store mount. */
+export class AlsFs implements FsHandlers {
+  private readonly started = Date.now();
+  private readonly synthetic = new Map<string, number>();
+  private readonly layerInoBase = new Map<string, number>();
+  private nextLayerIno = LAYER_INO_START;
+  private readonly lowers = new WeakMap<LayerView, LowerDir>();
+  private readonly handles = new Map<number, Handle>();
+  private nextFh = 1;
+
+  constructor(private readonly source: LayerSource, private readonly opts: AlsOptions = {}) {}
+
+  private ino(key: string): number {
+    let n = this.synthetic.get(key);
+    if (n === undefined) {
+      n = this.synthetic.size + 2; // 1 is the root
+      if (n >= LAYER_INO_START) n = LAYER_INO_START - 1; // 1M synthetic names: share one rather than collide with layers
+      this.synthetic.set(key, n);
+    }
+    return n;
+  }
+
+  private dirAttr(ino: number): Attr {
+    return { ino, mode: DIR, nlink: 2, uid: 0, gid: 0, size: 0, rdev: 0, mtime: this.started };
+  }
+
+  // Inode range per layer digest, stable for the life of the process (a dropped layer that comes back
+  // gets the same numbers). The kernel uses 32-bit numbers here.
+  private lower(digest: string, layer: LayerView): LowerDir {
+    let l = this.lowers.get(layer);
+    if (l) return l;
+    let base = this.layerInoBase.get(digest);
+    if (base === undefined) {
+      base = this.nextLayerIno;
+      this.nextLayerIno += layer.entryCount + 1;
+      if (this.nextLayerIno > 0xffffffff) throw new FsError("EIO", "inode numbers exhausted");
+      this.layerInoBase.set(digest, base);
+    }
+    l = new LowerDir(layer.index, base);
+    this.lowers.set(layer, l);
+    return l;
+  }
+
+  private withLayer<T>(ref: string | null, digest: string, f: (layer: LayerView) => T): T | Promise<T> {
+    const l = this.source.layer(ref, digest);
+    return l instanceof Promise ? l.then(f) : f(l);
+  }
+
+  getattr(path: string): Attr | Promise<Attr> {
+    const p = parse(path);
+    switch (p.kind) {
+      case "root": return this.dirAttr(1);
+      case "pool": return { ino: this.ino("/pool"), mode: LINK, nlink: 1, uid: 0, gid: 0, size: Buffer.byteLength(this.source.poolDir), rdev: 0, mtime: this.started };
+      case "ref": {
+        const r = this.source.resolveRef(p.ref);
+        const a = this.dirAttr(this.ino(path));
+        return r instanceof Promise ? r.then(() => a) : a;
+      }
+      case "layer": return this.withLayer(p.ref, p.digest, () => this.dirAttr(this.ino(path)));
+      case "file":
+        if (p.name === "use") throw new FsError("ENOENT");
+        return this.withLayer(p.ref, p.digest, (layer) => ({
+          ino: this.ino(path), mode: FILE, nlink: 1, uid: 0, gid: 0,
+          size: p.name === "info" ? layer.info.length : layer.blobSize, rdev: 0, mtime: this.started,
+        }));
+      case "diff": return this.withLayer(p.ref, p.digest, (layer) => {
+        const lower = this.lower(p.digest, layer);
+        return lower.attr(lower.resolve(p.rel));
+      });
+    }
+  }
+
+  readdir(path: string): { names: string[]; attrs: Attr[] } | Promise<{ names: string[]; attrs: Attr[] }> {
+    const p = parse(path);
+    switch (p.kind) {
+      case "root": return { names: [], attrs: [] };
+      case "ref": {
+        const r = this.source.resolveRef(p.ref);
+        return r instanceof Promise ? r.then(() => ({ names: [], attrs: [] })) : { names: [], attrs: [] };
+      }
+      case "layer": return this.withLayer(p.ref, p.digest, (layer) => {
+        const names = ["diff", "info", "blob"];
+        const base = path;
+        return {
+          names,
+          attrs: [
+            this.dirAttr(this.ino(`${base}/diff`)),
+            { ino: this.ino(`${base}/info`), mode: FILE, nlink: 1, uid: 0, gid: 0, size: layer.info.length, rdev: 0, mtime: this.started },
+            { ino: this.ino(`${base}/blob`), mode: FILE, nlink: 1, uid: 0, gid: 0, size: layer.blobSize, rdev: 0, mtime: this.started },
+          ],
+        };
+      });
+      case "diff": return this.withLayer(p.ref, p.digest, (layer) => this.lower(p.digest, layer).readdir(p.rel));
+      default: throw new FsError("ENOTDIR");
+    }
+  }
+
+  open(path: string, flags: number): number | Promise<number> {
+    if ((flags & 3) !== constants.O_RDONLY) throw new FsError("EROFS");
+    const p = parse(path);
+    const add = (h: DistributiveOmit<Handle, "unhold">, layer: LayerView) => {
+      const fh = this.nextFh++;
+      this.handles.set(fh, { ...h, unhold: layer.hold() } as Handle);
+      return fh;
+    };
+    switch (p.kind) {
+      case "file":
+        if (p.name === "use") throw new FsError("ENOENT");
+        return this.withLayer(p.ref, p.digest, (layer) =>
+          add(p.name === "info" ? { kind: "info", layer } : { kind: "blob", blob: layer.openBlob() }, layer));
+      case "diff":
+        return this.withLayer(p.ref, p.digest, (layer) => add({ kind: "diff", layer, id: this.lower(p.digest, layer).regular(p.rel) }, layer));
+      case "root": case "ref": case "layer": throw new FsError("EISDIR");
+      default: throw new FsError("EACCES");
+    }
+  }
+
+  read(path: string, fh: number, into: Buffer, length: number, position: number): number | Promise<number> {
+    const h = this.handles.get(fh);
+    if (!h) throw new FsError("EBADF");
+    if (h.kind === "info") {
+      const info = h.layer.info;
+      if (position >= info.length) return 0;
+      const n = Math.min(length, info.length - position);
+      into.set(info.subarray(position, position + n));
+      return n;
+    }
+    const out = into.subarray(0, length);
+    const r = h.kind === "diff" ? h.layer.readFile(h.id, out, position, length) : h.blob.read(out, position, length);
+    return r.catch((e: unknown) => {
+      if (!(e instanceof FsError)) this.opts.onReadError?.(path, e);
+      throw e instanceof FsError ? e : new FsError("EIO", (e as Error).message);
+    });
+  }
+
+  release(_path: string, fh: number): void {
+    const h = this.handles.get(fh);
+    this.handles.delete(fh);
+    h?.unhold();
+  }
+
+  readlink(path: string): string | Promise<string> {
+    const p = parse(path);
+    if (p.kind === "pool") return this.source.poolDir;
+    if (p.kind !== "diff") throw new FsError("EINVAL");
+    return this.withLayer(p.ref, p.digest, (layer) => this.lower(p.digest, layer).readlink(p.rel));
+  }
+
+  getxattr(path: string, name: string): Buffer | null | Promise<Buffer | null> {
+    const p = parse(path);
+    if (p.kind !== "diff") {
+      return this.after(p, () => null);
+    }
+    return this.withLayer(p.ref, p.digest, (layer) => this.lower(p.digest, layer).getxattr(p.rel, name));
+  }
+
+  listxattr(path: string): string[] | Promise<string[]> {
+    const p = parse(path);
+    if (p.kind !== "diff") return this.after(p, () => []);
+    return this.withLayer(p.ref, p.digest, (layer) => this.lower(p.digest, layer).listxattr(p.rel));
+  }
+
+  // Runs `f` once the node behind a non-diff path is known to exist.
+  private after<T>(p: Parsed, f: () => T): T | Promise<T> {
+    const path = p.kind === "root" ? "/" : null;
+    if (path) return f();
+    const a = this.getattrParsed(p);
+    return a instanceof Promise ? a.then(f) : f();
+  }
+
+  private getattrParsed(p: Parsed): unknown {
+    if (p.kind === "pool") return undefined;
+    if (p.kind === "ref") return this.source.resolveRef(p.ref);
+    if (p.kind === "root") return undefined;
+    if (p.kind === "file" && p.name === "use") throw new FsError("ENOENT");
+    return this.source.layer(p.ref, p.digest);
+  }
+
+  // The engine's reference signal: open(<layer>/use, O_CREAT) takes one and answers ENOENT.
+  create(path: string, _mode: number): number | Promise<number> {
+    const p = parse(path);
+    if (p.kind !== "file" || p.name !== "use") throw new FsError("EROFS");
+    return this.withLayer(p.ref, p.digest, () => {
+      this.source.use(p.ref, p.digest);
+      throw new FsError("ENOENT");
+    });
+  }
+
+  // The engine's release signal: rmdir(<layer dir>) drops one reference and answers ENOENT.
+  rmdir(path: string): void {
+    const p = parse(path);
+    if (p.kind === "layer") {
+      this.source.release(p.ref, p.digest);
+      throw new FsError("ENOENT");
+    }
+    throw new FsError("EROFS");
+  }
+
+  access(path: string, mode: number): void | Promise<void> {
+    if (mode & constants.W_OK) throw new FsError("EROFS");
+    const a = this.getattr(path);
+    return a instanceof Promise ? a.then(() => undefined) : undefined;
+  }
+
+  statfs(_path: string): StatFs {
+    return { bsize: 4096, frsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, favail: 0, fsid: 0, flag: 1, namemax: 255 };
+  }
+}

@@ -1,0 +1,239 @@
+// The FUSE plumbing: fuse-native 2.2.6 (libfuse 2.9 high-level path API) behind async handlers.
+//
+// * fuse-native builds its `-o` string from a fixed list without `use_ino` (without it libfuse replaces
+//   our inode numbers and hardlinks stop sharing one), `suid`, `dev`, `ro` or `negative_timeout`:
+//   `StoreFuse` extends its option builder (one method) instead of forking the package.
+// * Every handler answers through its callback exactly once, on every path: `answer()` below.
+// * fuse-native unmounts through `fusermount`, absent when fuse3 is installed: we unmount with
+//   `umount` (root) or `fusermount3 -u`, then release the native thread's loop handle.
+// * A mount left by a killed process (ENOTCONN on stat) is detached before mounting again.
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import { execFile } from "node:child_process";
+import { readFile, stat } from "node:fs/promises";
+import { promisify } from "node:util";
+import { FsError, errnoOf } from "./errno.js";
+
+const require = createRequire(import.meta.url);
+// fuse-native is CommonJS without types; its binding is loaded once by node-gyp-build (cached by path).
+const Fuse = require("fuse-native") as FuseNativeClass;
+const binding = require("node-gyp-build")(dirname(require.resolve("fuse-native/package.json"))) as {
+  fuse_native_unmount(mnt: string, thread: Buffer): void;
+};
+const execFileP = promisify(execFile);
+
+/** What getattr/readdir return for one entry. Times in milliseconds since the epoch. */
+export interface Attr {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  rdev: number;
+  mtime: number;
+}
+
+/** The handlers a file system implements. Throw `FsError` to answer an errno; anything else is EIO. */
+export interface FsHandlers {
+  getattr(path: string): Attr | Promise<Attr>;
+  readdir(path: string): { names: string[]; attrs: Attr[] } | Promise<{ names: string[]; attrs: Attr[] }>;
+  open(path: string, flags: number): number | Promise<number>;
+  read(path: string, fh: number, into: Buffer, length: number, position: number): number | Promise<number>;
+  release(path: string, fh: number): void | Promise<void>;
+  readlink(path: string): string | Promise<string>;
+  /** The value, or null for ENODATA. */
+  getxattr(path: string, name: string): Buffer | null | Promise<Buffer | null>;
+  listxattr(path: string): string[] | Promise<string[]>;
+  create(path: string, mode: number): number | Promise<number>;
+  rmdir(path: string): void | Promise<void>;
+  access(path: string, mode: number): void | Promise<void>;
+  statfs(path: string): StatFs | Promise<StatFs>;
+}
+
+export interface StatFs {
+  bsize: number; frsize: number; blocks: number; bfree: number; bavail: number;
+  files: number; ffree: number; favail: number; fsid: number; flag: number; namemax: number;
+}
+
+export interface MountOptions {
+  /** Seconds the kernel caches a name → entry / attributes / a missing name. */
+  entryTimeout: number;
+  attrTimeout: number;
+  negativeTimeout: number;
+  /** Per-operation deadline in ms after which fuse-native answers ETIMEDOUT; sized to the fetch timeouts. */
+  opTimeoutMs: number;
+  fsname?: string;
+  debug?: boolean;
+  /** Called with any handler failure that was not an FsError (answered EIO). */
+  onError?: (op: string, path: string, err: unknown) => void;
+}
+
+/** A mounted file system; `unmount()` detaches it and lets the process exit. */
+export interface MountedFs {
+  readonly mountpoint: string;
+  unmount(): Promise<void>;
+}
+
+const EIO = -errnoOf("EIO");
+const ERANGE = -errnoOf("ERANGE");
+const ENODATA = -errnoOf("ENODATA");
+
+function toStat(a: Attr): object {
+  return {
+    ino: a.ino, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, rdev: a.rdev,
+    blksize: 4096, blocks: Math.ceil(a.size / 512), mtime: a.mtime, atime: a.mtime, ctime: a.mtime,
+  };
+}
+
+/** Mounts `handlers` at `mountpoint` read-only, with suid/dev/use_ino, after detaching a stale mount. */
+export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: MountOptions): Promise<MountedFs> {
+  await detachStaleMount(mountpoint);
+  const onError = opts.onError ?? (() => {});
+
+  // Runs a handler and answers exactly once: value → cb(0, ...), FsError → its errno, else EIO.
+  function answer<T>(op: string, path: string, run: () => T | Promise<T>, ok: (v: T) => void, fail: (errno: number) => void): void {
+    let done = false;
+    const settle = (f: () => void) => { if (!done) { done = true; f(); } };
+    const onFail = (e: unknown) => settle(() => {
+      if (e instanceof FsError) return fail(-e.errno);
+      onError(op, path, e);
+      fail(EIO);
+    });
+    try {
+      const v = run();
+      if (v instanceof Promise) v.then((x) => settle(() => ok(x)), onFail);
+      else settle(() => ok(v));
+    } catch (e) {
+      onFail(e);
+    }
+  }
+
+  type Cb = (err: number, ...rest: unknown[]) => void;
+  const ops = {
+    getattr: (p: string, cb: Cb) => answer("getattr", p, () => handlers.getattr(p), (a) => cb(0, toStat(a)), cb),
+    fgetattr: (p: string, _fd: number, cb: Cb) => answer("fgetattr", p, () => handlers.getattr(p), (a) => cb(0, toStat(a)), cb),
+    readdir: (p: string, cb: Cb) => answer("readdir", p, () => handlers.readdir(p), (r) => cb(0, r.names, r.attrs.map(toStat)), cb),
+    open: (p: string, flags: number, cb: Cb) => answer("open", p, () => handlers.open(p, flags), (fh) => cb(0, fh), cb),
+    opendir: (p: string, _flags: number, cb: Cb) => answer("opendir", p, () => 0, (fh) => cb(0, fh), cb),
+    read: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
+      answer("read", p, () => handlers.read(p, fh, buf, len, pos), (n) => cb(n), (e) => cb(e)),
+    release: (p: string, fh: number, cb: Cb) => answer("release", p, () => handlers.release(p, fh), () => cb(0), cb),
+    releasedir: (_p: string, _fh: number, cb: Cb) => cb(0),
+    readlink: (p: string, cb: Cb) => answer("readlink", p, () => handlers.readlink(p), (t) => cb(0, t), cb),
+    listxattr: (p: string, cb: Cb) => answer("listxattr", p, () => handlers.listxattr(p), (l) => cb(0, l), cb),
+    create: (p: string, mode: number, cb: Cb) => answer("create", p, () => handlers.create(p, mode), (fh) => cb(0, fh), cb),
+    rmdir: (p: string, cb: Cb) => answer("rmdir", p, () => handlers.rmdir(p), () => cb(0), cb),
+    access: (p: string, mode: number, cb: Cb) => answer("access", p, () => handlers.access(p, mode), () => cb(0), cb),
+    statfs: (p: string, cb: Cb) => answer("statfs", p, () => handlers.statfs(p), (s) => cb(0, s), cb),
+    // Present so that fuse-native registers the op; the real work is in StoreFuse._op_getxattr.
+    getxattr: (_p: string, _n: string, _pos: number, cb: Cb) => cb(ENODATA),
+  };
+
+  class StoreFuse extends Fuse {
+    // fuse-native's builder plus what it lacks. `ro` makes every write EROFS in the kernel.
+    override _fuseOptions(): string {
+      const base = super._fuseOptions();
+      const extra = [
+        "ro", "suid", "dev", "use_ino", "allow_other", "kernel_cache",
+        `negative_timeout=${opts.negativeTimeout}`,
+      ];
+      // fuse-native skips a timeout of 0; the kernel default for it is 1 s, not 0, so pass it always.
+      extra.push(`entry_timeout=${opts.entryTimeout}`, `attr_timeout=${opts.attrTimeout}`);
+      return base ? `${base},${extra.join(",")}` : `-o${extra.join(",")}`;
+    }
+
+    // fuse-native copies the value into the kernel's buffer without checking its size; a value larger
+    // than a non-zero buffer must be ERANGE (the caller retries with the size of a 0-byte probe).
+    override _op_getxattr(signal: (err: number, buf?: ArrayBufferLike) => void, path: string, name: string, valueBuf: Buffer): void {
+      answer("getxattr", path, () => handlers.getxattr(path, name), (v) => {
+        if (!v) return signal(ENODATA, valueBuf.buffer);
+        if (valueBuf.length === 0) return signal(v.length, valueBuf.buffer);
+        if (v.length > valueBuf.length) return signal(ERANGE, valueBuf.buffer);
+        v.copy(valueBuf);
+        signal(v.length, valueBuf.buffer);
+      }, (e) => signal(e, valueBuf.buffer));
+    }
+
+    override _close(cb: (err: Error | null) => void): void {
+      unmountPath(this.mnt).then(() => {
+        binding.fuse_native_unmount(this.mnt, this._thread);
+        cb(null);
+      }, (err: Error) => cb(err));
+    }
+  }
+
+  const fuse = new StoreFuse(mountpoint, ops, {
+    fsname: opts.fsname ?? "esgz-fast",
+    subtype: "esgz-fast",
+    debug: opts.debug,
+    timeout: { default: opts.opTimeoutMs },
+  });
+  await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+  let closing: Promise<void> | undefined;
+  return {
+    mountpoint: fuse.mnt,
+    unmount: () => (closing ??= new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())))),
+  };
+}
+
+/** Unmounts a FUSE mount point: normal unmount, lazily if it is busy (e.g. an overlay still uses it). */
+export async function unmountPath(mnt: string): Promise<void> {
+  const asRoot = process.getuid?.() === 0;
+  try {
+    if (asRoot) await execFileP("umount", [mnt]);
+    else await execFileP("fusermount3", ["-u", mnt]);
+  } catch {
+    if (!(await isMountPoint(mnt))) return;
+    if (asRoot) await execFileP("umount", ["-l", mnt]);
+    else await execFileP("fusermount3", ["-uz", mnt]);
+  }
+}
+
+/** True if `path` is the mount point of some mount (from /proc/self/mountinfo). */
+export async function isMountPoint(path: string): Promise<boolean> {
+  const info = await readFile("/proc/self/mountinfo", "utf8");
+  for (const line of info.split("\n")) {
+    const field = line.split(" ")[4];
+    if (field !== undefined && unescapeMountinfo(field) === path) return true;
+  }
+  return false;
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * Detaches a mount left at `mnt` by a store that died (its stat fails with ENOTCONN). A live mount
+ * (another store still serving) is an error: two stores must not share a mount point.
+ */
+export async function detachStaleMount(mnt: string): Promise<void> {
+  if (!(await isMountPoint(mnt))) return;
+  try {
+    await stat(mnt);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOTCONN" || code === "ECONNABORTED") {
+      await unmountPath(mnt);
+      return;
+    }
+    throw e;
+  }
+  throw new Error(`mount point ${mnt} is already mounted and alive; stop the store serving it first`);
+}
+
+// The parts of fuse-native's class we use (it has no type declarations).
+interface FuseNativeInstance {
+  readonly mnt: string;
+  readonly _thread: Buffer;
+  _fuseOptions(): string;
+  _op_getxattr(signal: (err: number, buf?: ArrayBufferLike) => void, path: string, name: string, valueBuf: Buffer, position: number): void;
+  _close(cb: (err: Error | null) => void): void;
+  mount(cb: (err: Error | null) => void): void;
+  unmount(cb: (err: Error | null) => void): void;
+}
+interface FuseNativeClass {
+  new (mnt: string, ops: object, opts: object): FuseNativeInstance;
+}

@@ -1,0 +1,220 @@
+// Fetch scheduling for one layer: turns "I need these chunks" into as few registry range requests as
+// possible and hands back verified, decompressed chunks.
+//
+// * A chunk is fetched whole (its gzip member); the request is widened to `chunk_size` alignment in the
+//   blob and every chunk whose member lies inside the widened range is verified and cached too, so
+//   neighbouring small files come in the same request.
+// * Misses whose members are close merge into one range; several ranges go out as one multi-range
+//   request when the source supports it.
+// * Concurrent requests for one chunk share one fetch (the in-flight map).
+// * Nothing reaches the cache or a reader before `verify` (inflate + sha256 against chunkDigest, in a
+//   worker thread) accepted it.
+import type { ChunkMap } from "./chunkmap.js";
+
+export type Priority = "high" | "low";
+
+/** Random access to the compressed blob (the registry's blob reader, a local file...). */
+export interface RangeSource {
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Several ranges in one request where the server allows it; results in the order asked. */
+  readRanges?(ranges: Array<{ offset: number; length: number }>): Promise<Uint8Array[]>;
+}
+
+/** Inflates a chunk's member and checks its sha256; resolves to exactly `size` verified bytes. */
+export type VerifyChunk = (
+  member: Uint8Array, innerOffset: number, size: number, digest: Uint8Array, priority: Priority,
+) => Promise<Uint8Array>;
+
+/** Verified chunks by digest (hex). `get` must itself re-verify what it read from disk. */
+export interface ChunkStore {
+  getMemory(digestHex: string): Uint8Array | undefined;
+  get(digestHex: string, size: number, priority: Priority): Promise<Uint8Array | undefined>;
+  put(digestHex: string, data: Uint8Array): void;
+}
+
+export interface FetcherOptions {
+  /** Fetch granularity in blob bytes (stargz-store's `[blob] chunk_size`). */
+  chunkSize: number;
+  /** Misses closer than this in the blob go out as one range. */
+  mergeGap: number;
+  /** Upper bound of one request's length (keeps memory bounded). */
+  maxRequest: number;
+}
+
+export interface FetchStats {
+  requests: number;
+  bytes: number;
+  chunksVerified: number;
+  cacheHits: number;
+}
+
+export class ChunkFetcher {
+  private readonly inflight = new Map<number, Promise<Uint8Array>>();
+  /** On-demand fetches under way; background work waits while this is non-zero. */
+  private highWaiting = 0;
+  private idleWaiters: Array<() => void> = [];
+  readonly stats: FetchStats = { requests: 0, bytes: 0, chunksVerified: 0, cacheHits: 0 };
+
+  constructor(
+    private readonly map: ChunkMap,
+    private readonly source: RangeSource,
+    private readonly verify: VerifyChunk,
+    private readonly cache: ChunkStore,
+    private readonly opts: FetcherOptions,
+    /** Blob offset where chunk data ends (the TOC member). */
+    private readonly dataEnd: number,
+    private readonly name: string,
+  ) {}
+
+  /** The verified bytes of chunk `cid`. */
+  chunk(cid: number, priority: Priority = "high"): Promise<Uint8Array> {
+    return this.chunks([cid], priority).then((m) => m.get(cid)!);
+  }
+
+  /** The verified bytes of each chunk in `cids`, fetching the missing ones in as few requests as possible. */
+  async chunks(cids: number[], priority: Priority): Promise<Map<number, Uint8Array>> {
+    const out = new Map<number, Uint8Array>();
+    const waits: Array<Promise<void>> = [];
+    const missing: number[] = [];
+    for (const cid of cids) {
+      const hex = this.map.digestHex(cid);
+      const mem = this.cache.getMemory(hex);
+      if (mem) { this.stats.cacheHits++; out.set(cid, mem); continue; }
+      const f = this.inflight.get(cid);
+      if (f) { waits.push(f.then((d) => { out.set(cid, d); })); continue; }
+      missing.push(cid);
+    }
+    if (missing.length) {
+      if (priority === "high") this.highWaiting++;
+      try {
+        // The disk cache first (its reads are verified again), then the registry for what is left.
+        const fromRegistry: number[] = [];
+        await Promise.all(missing.map(async (cid) => {
+          const d = await this.cache.get(this.map.digestHex(cid), this.map.size[cid], priority).catch(() => undefined);
+          if (d) { this.stats.cacheHits++; out.set(cid, d); } else fromRegistry.push(cid);
+        }));
+        const pending = this.fetch(fromRegistry.filter((cid) => !out.has(cid)), priority);
+        await Promise.all([...pending].map(async ([cid, p]) => { out.set(cid, await p); }));
+      } finally {
+        if (priority === "high" && --this.highWaiting === 0) this.wakeIdle();
+      }
+    }
+    await Promise.all(waits);
+    return out;
+  }
+
+  /** Resolves when no on-demand fetch is waiting (background work yields to reads). */
+  whenIdle(): Promise<void> {
+    if (this.highWaiting === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private wakeIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Fetches one blob range [start, end) and verifies every chunk whose member lies inside it. */
+  fetchRange(start: number, end: number, priority: Priority): Promise<void> {
+    const first = this.map.firstAtOrAfter(start);
+    const cids: number[] = [];
+    for (let c = first; c < this.map.count && this.map.memberEnd[c] <= end; c++) {
+      if (!this.inflight.has(c) && !this.cache.getMemory(this.map.digestHex(c))) cids.push(c);
+    }
+    if (cids.length === 0) return Promise.resolve();
+    const pending = this.issue([{ start, end, cids }], priority);
+    return Promise.all([...pending.values()]).then(() => undefined);
+  }
+
+  // Plans requests for `cids` (none in flight or cached), registers them as in flight, and returns
+  // each chunk's promise.
+  private fetch(cids: number[], priority: Priority): Map<number, Promise<Uint8Array>> {
+    const result = new Map<number, Promise<Uint8Array>>();
+    const todo = cids.filter((cid) => {
+      const f = this.inflight.get(cid);
+      if (f) result.set(cid, f);
+      return !f;
+    }).sort((a, b) => a - b);
+    if (todo.length === 0) return result;
+    const { chunkSize, mergeGap, maxRequest } = this.opts;
+    const m = this.map;
+    // Merge close misses, then widen each range to chunk_size alignment.
+    const ranges: Array<{ start: number; end: number; cids: number[] }> = [];
+    for (const cid of todo) {
+      const last = ranges[ranges.length - 1];
+      if (last && m.memberStart[cid] <= last.end + mergeGap && m.memberEnd[cid] - last.start <= maxRequest) {
+        last.end = Math.max(last.end, m.memberEnd[cid]);
+        last.cids.push(cid);
+      } else {
+        ranges.push({ start: m.memberStart[cid], end: m.memberEnd[cid], cids: [cid] });
+      }
+    }
+    for (const r of ranges) {
+      const alignedStart = Math.floor(r.start / chunkSize) * chunkSize;
+      const alignedEnd = Math.min(this.dataEnd, Math.ceil(r.end / chunkSize) * chunkSize);
+      // Neighbours fully inside the aligned window come along (not already cached or in flight).
+      const extra: number[] = [];
+      for (let c = m.firstAtOrAfter(alignedStart); c < m.count && m.memberStart[c] < alignedEnd; c++) {
+        if (m.memberEnd[c] > alignedEnd || r.cids.includes(c)) continue;
+        if (this.inflight.has(c) || this.cache.getMemory(m.digestHex(c))) continue;
+        extra.push(c);
+      }
+      const starts = [r.start, ...extra.map((c) => m.memberStart[c])];
+      const ends = [r.end, ...extra.map((c) => m.memberEnd[c])];
+      r.start = Math.min(...starts);
+      r.end = Math.max(...ends);
+      r.cids.push(...extra);
+    }
+    for (const [cid, p] of this.issue(ranges, priority)) result.set(cid, p);
+    return result;
+  }
+
+  // Sends the requests (one multi-range request when possible) and verifies each chunk as its bytes
+  // arrive. Every chunk of every range gets an in-flight promise that settles exactly once.
+  private issue(ranges: Array<{ start: number; end: number; cids: number[] }>, priority: Priority): Map<number, Promise<Uint8Array>> {
+    const result = new Map<number, Promise<Uint8Array>>();
+    const settlers = new Map<number, { resolve(d: Uint8Array): void; reject(e: Error): void }>();
+    for (const r of ranges) {
+      for (const cid of r.cids) {
+        const p = new Promise<Uint8Array>((resolve, reject) => settlers.set(cid, { resolve, reject }));
+        p.catch(() => {}); // a failed opportunistic chunk nobody asked for is not an unhandled rejection
+        this.inflight.set(cid, p);
+        result.set(cid, p);
+      }
+    }
+    const bodies = this.readRanges(ranges.map((r) => ({ offset: r.start, length: r.end - r.start })));
+    ranges.forEach((r, i) => {
+      bodies.then((all) => all[i]).then((body) => {
+        this.stats.requests += ranges.length === 1 || i === 0 ? 1 : 0;
+        this.stats.bytes += body.length;
+        for (const cid of r.cids) this.verifyInto(cid, body, r.start, priority, settlers.get(cid)!);
+      }, (err: Error) => {
+        const e = new Error(`${this.name}: fetching blob bytes ${r.start}-${r.end - 1} failed: ${err.message}`);
+        for (const cid of r.cids) { this.inflight.delete(cid); settlers.get(cid)!.reject(e); }
+      });
+    });
+    return result;
+  }
+
+  private readRanges(ranges: Array<{ offset: number; length: number }>): Promise<Uint8Array[]> {
+    if (ranges.length > 1 && this.source.readRanges) return this.source.readRanges(ranges);
+    return Promise.all(ranges.map((r) => this.source.read(r.offset, r.length)));
+  }
+
+  private verifyInto(cid: number, body: Uint8Array, bodyStart: number, priority: Priority,
+    settle: { resolve(d: Uint8Array): void; reject(e: Error): void }): void {
+    const m = this.map;
+    const member = body.slice(m.memberStart[cid] - bodyStart, m.memberEnd[cid] - bodyStart);
+    this.verify(member, m.innerOffset[cid], m.size[cid], m.digest(cid), priority).then((data) => {
+      this.stats.chunksVerified++;
+      this.cache.put(m.digestHex(cid), data);
+      this.inflight.delete(cid);
+      settle.resolve(data);
+    }, (err: Error) => {
+      this.inflight.delete(cid);
+      settle.reject(new Error(`${this.name}: chunk sha256:${m.digestHex(cid)} (blob offset ${m.memberStart[cid]}): ${err.message}`));
+    });
+  }
+}

@@ -1,0 +1,232 @@
+// One opened eStargz layer: its verified TOC index, the chunk fetcher over the registry blob, the
+// prefetch of the landmark range and the background fetch of the rest, and reads of files and of the
+// raw blob. What the file system sees of it is a `LayerView` (src/fs/als.ts).
+import { createHash } from "node:crypto";
+import type { BlobHandle, LayerView } from "../fs/als.js";
+import { FsError } from "../fs/errno.js";
+import type { TreeIndex } from "../fs/overlay.js";
+import { ChunkMap, type ChunkSourceIndex } from "./chunkmap.js";
+import { ChunkFetcher, type ChunkStore, type RangeSource, type VerifyChunk } from "./fetcher.js";
+
+/** What a layer needs of its TOC index (`TocIndex` satisfies it). */
+export interface LayerIndex extends TreeIndex, ChunkSourceIndex {
+  /** 0 none, 1 `.prefetch.landmark`, 2 `.no.prefetch.landmark`. */
+  readonly landmark: number;
+  readonly prefetchEnd: number;
+  dispose(): void;
+}
+
+/** The manifest and config facts a layer is served under. */
+export interface LayerFacts {
+  /** Compressed digest (manifest). */
+  digest: string;
+  size: number;
+  /** The `containerd.io/snapshot/stargz/toc.digest` annotation, if any. */
+  tocDigest?: string;
+  /** rootfs.diff_ids[i] of the config. */
+  diffId: string;
+  /** `io.containers.estargz.uncompressed-size`, if any. */
+  uncompressedSize?: number;
+}
+
+export interface FetchSettings {
+  chunkSize: number;
+  prefetchSize: number;
+  prefetchTimeoutMs: number;
+  noPrefetch: boolean;
+  noBackgroundFetch: boolean;
+}
+
+export interface LayerLog {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+}
+
+const BLOB_WINDOW = 1 << 20;
+const BACKGROUND_WINDOW = 4 << 20;
+
+export class Layer {
+  readonly map: ChunkMap;
+  readonly fetcher: ChunkFetcher;
+  /** Set when a check failed (blob digest): every later read of the layer is EIO. */
+  private failure: string | undefined;
+  private prefetched: Promise<void> = Promise.resolve();
+  private stopped = false;
+  /** Open file handles and engine references; the store drops the layer only when both are zero. */
+  openHandles = 0;
+  refs = 0;
+  lastUse = Date.now();
+  private readonly infoByToc: Uint8Array;
+  private readonly infoByDigest: Uint8Array;
+
+  constructor(
+    readonly facts: LayerFacts,
+    readonly index: LayerIndex,
+    readonly tocOffset: number,
+    private readonly source: RangeSource,
+    verify: VerifyChunk,
+    cache: ChunkStore,
+    private readonly settings: FetchSettings,
+    private readonly log: LayerLog,
+  ) {
+    this.map = new ChunkMap(index);
+    this.fetcher = new ChunkFetcher(this.map, source, verify, cache, {
+      chunkSize: settings.chunkSize, mergeGap: settings.chunkSize, maxRequest: 16 << 20,
+    }, tocOffset, facts.digest);
+    this.infoByDigest = layerInfo(facts, false);
+    this.infoByToc = layerInfo(facts, true);
+  }
+
+  /** Starts the prefetch (reads wait for it, bounded by the timeout) and then the background fetch. */
+  start(): Promise<void> {
+    const { noPrefetch, prefetchSize, prefetchTimeoutMs, noBackgroundFetch } = this.settings;
+    let end = 0;
+    if (!noPrefetch) {
+      if (this.index.landmark === 1) end = this.index.prefetchEnd;
+      else if (this.index.landmark === 0) end = Math.min(prefetchSize, this.tocOffset);
+    }
+    const t0 = Date.now();
+    const work = end > 0 ? this.fetcher.fetchRange(0, end, "high") : Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.log.warn("prefetch timed out; reads go on without it", { layer: this.facts.digest, ms: prefetchTimeoutMs });
+        resolve();
+      }, prefetchTimeoutMs);
+      timer.unref();
+    });
+    const done = work.then(
+      () => this.log.debug("prefetch done", { layer: this.facts.digest, bytes: end, ms: Date.now() - t0 }),
+      (e: Error) => this.log.warn("prefetch failed", { layer: this.facts.digest, error: e.message }),
+    );
+    this.prefetched = Promise.race([done, timeout]).finally(() => clearTimeout(timer));
+    if (!noBackgroundFetch) void done.then(() => this.background(end));
+    return this.prefetched;
+  }
+
+  // Fetches the rest of the layer in windows at low priority, pausing while reads wait.
+  private async background(from: number): Promise<void> {
+    let start = from;
+    while (!this.stopped && start < this.tocOffset) {
+      await this.fetcher.whenIdle();
+      const end = Math.min(this.tocOffset, start + BACKGROUND_WINDOW);
+      try {
+        await this.fetcher.fetchRange(start, end, "low");
+      } catch (e) {
+        this.log.warn("background fetch stopped", { layer: this.facts.digest, error: (e as Error).message });
+        return;
+      }
+      start = end;
+    }
+    if (!this.stopped) this.log.debug("background fetch done", { layer: this.facts.digest, ...this.fetcher.stats });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  dispose(): void {
+    this.stop();
+    this.index.dispose();
+  }
+
+  /** Verified bytes of regular file `id` at `offset` into `into`; the count read (short at EOF). */
+  async readFile(id: number, into: Uint8Array, offset: number, length: number): Promise<number> {
+    if (this.failure) throw new FsError("EIO", this.failure);
+    await this.prefetched;
+    const ix = this.index;
+    const size = ix.size(id);
+    if (offset >= size || length <= 0) return 0;
+    const end = Math.min(size, offset + length);
+    const k0 = ix.findChunk(id, offset);
+    const k1 = ix.findChunk(id, end - 1);
+    if (k0 < 0 || k1 < 0) throw new FsError("EIO", `no chunk covers offset ${offset} of TOC node ${id}`);
+    const cids: number[] = [];
+    for (let k = k0; k <= k1; k++) cids.push(this.map.cid(id, k));
+    // Sequential readers of a big file: ask for the next chunk early, at low priority.
+    if (k1 + 1 < ix.chunkCount(id) && end - ix.chunkOffset(id, k1) > ix.chunkSize(id, k1) / 2) {
+      void this.fetcher.chunk(this.map.cid(id, k1 + 1), "low").catch(() => {});
+    }
+    const got = await this.fetcher.chunks(cids, "high");
+    for (let k = k0; k <= k1; k++) {
+      const data = got.get(this.map.cid(id, k))!;
+      const cOff = ix.chunkOffset(id, k);
+      const from = Math.max(offset, cOff);
+      const to = Math.min(end, cOff + data.length);
+      into.set(data.subarray(from - cOff, to - cOff), from - offset);
+    }
+    return end - offset;
+  }
+
+  /** The blob's bytes at any offset; a read sequence from 0 to the end is checked against the digest. */
+  openBlob(): BlobHandle {
+    const hash = createHash("sha256");
+    let next = 0;
+    let window: { start: number; data: Uint8Array } | undefined;
+    const size = this.facts.size;
+    const expected = this.facts.digest;
+    return {
+      read: async (into, offset, length) => {
+        if (this.failure) throw new FsError("EIO", this.failure);
+        if (offset >= size || length <= 0) return 0;
+        const end = Math.min(size, offset + length);
+        if (!window || offset < window.start || end > window.start + window.data.length) {
+          const wEnd = Math.min(size, Math.max(end, offset + BLOB_WINDOW));
+          window = { start: offset, data: await this.source.read(offset, wEnd - offset) };
+        }
+        const bytes = window.data.subarray(offset - window.start, end - window.start);
+        if (offset === next) {
+          hash.update(bytes);
+          next = end;
+          if (next === size) {
+            const actual = `sha256:${hash.digest("hex")}`;
+            if (actual !== expected) {
+              this.failure = `blob of layer ${expected} hashes to ${actual}: the registry served different bytes`;
+              this.log.warn("layer blob digest mismatch; the layer now answers EIO", { layer: expected, actual });
+              throw new FsError("EIO", this.failure);
+            }
+          }
+        }
+        into.set(bytes);
+        return bytes.length;
+      },
+    };
+  }
+
+  /** The view the file system serves: `info` for a TOC-digest lookup differs from a digest lookup. */
+  view(byToc: boolean): LayerView {
+    return {
+      info: byToc ? this.infoByToc : this.infoByDigest,
+      blobSize: this.facts.size,
+      index: this.index,
+      entryCount: this.index.count,
+      readFile: (id, into, offset, length) => this.readFile(id, into, offset, length),
+      openBlob: () => this.openBlob(),
+      hold: () => {
+        this.openHandles++;
+        let held = true;
+        return () => { if (held) { held = false; this.openHandles--; this.lastUse = Date.now(); } };
+      },
+    };
+  }
+}
+
+/**
+ * The `info` file. `compression: 2` (gzip) is required for export; `diff-size` comes from the
+ * uncompressed-size annotation or is -1. TOC-digest clients also get `toc-digest` (it must equal the
+ * digest they looked up) and `flags.expected-layer-diffid`.
+ */
+export function layerInfo(f: LayerFacts, byToc: boolean): Uint8Array {
+  const info: Record<string, unknown> = {
+    "compressed-diff-digest": f.digest,
+    "compressed-size": f.size,
+    "diff-digest": f.diffId,
+    "diff-size": f.uncompressedSize ?? -1,
+    compression: 2,
+  };
+  if (byToc && f.tocDigest) {
+    info["toc-digest"] = f.tocDigest;
+    info.flags = { "expected-layer-diffid": f.diffId };
+  }
+  return new TextEncoder().encode(JSON.stringify(info));
+}

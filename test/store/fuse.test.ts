@@ -1,0 +1,145 @@
+// The FUSE plumbing on a real kernel mount: the options fuse-native cannot set (use_ino, suid, dev, ro),
+// exactly-one answers on error paths, xattr size probes, readdir types, unmount, and the clean-up of
+// a mount left by a killed process.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { lstat, readdir, readFile, readlink, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { mountFs, isMountPoint, type Attr, type FsHandlers } from "../../src/fs/fuse.js";
+import { FsError } from "../../src/fs/errno.js";
+import { cleanupMount, mountOptions, run, tempDir } from "../helpers/fuse.js";
+import { rejects } from "../helpers/assert.js";
+
+const T0 = Date.UTC(2024, 0, 2, 3, 4, 5);
+const file = (ino: number, mode: number, size: number, nlink = 1): Attr =>
+  ({ ino, mode, nlink, uid: 1000, gid: 1000, size, rdev: 0, mtime: T0 });
+
+// A tiny fixed tree: /a and /b are hardlinks (inode 7), /s a symlink, /setuid 04755, /dev a char device,
+// /bad answers a thrown plain Error (must be EIO), /slow answers after a while.
+const content = Buffer.from("hello, fuse\n");
+const tree: Record<string, Attr> = {
+  "/": file(1, constants.S_IFDIR | 0o755, 0, 2),
+  "/a": file(7, constants.S_IFREG | 0o644, content.length, 2),
+  "/b": file(7, constants.S_IFREG | 0o644, content.length, 2),
+  "/s": file(8, constants.S_IFLNK | 0o777, 1),
+  "/setuid": file(9, constants.S_IFREG | 0o4755, 0),
+  "/dev": { ...file(10, constants.S_IFCHR | 0o600, 0), rdev: (4 << 8) | 1 },
+  "/bad": file(11, constants.S_IFREG | 0o644, 10),
+};
+const handlers: FsHandlers = {
+  getattr(p) {
+    const a = tree[p];
+    if (!a) throw new FsError("ENOENT");
+    return a;
+  },
+  async readdir(p) {
+    if (p !== "/") throw new FsError("ENOTDIR");
+    const names = Object.keys(tree).filter((n) => n !== "/").map((n) => n.slice(1));
+    return { names, attrs: names.map((n) => tree["/" + n]) };
+  },
+  open(p) {
+    if (!tree[p]) throw new FsError("ENOENT");
+    return 42;
+  },
+  async read(p, _fh, into, length, position) {
+    if (p === "/bad") throw new Error("a bug in a handler");
+    const part = content.subarray(position, position + length);
+    part.copy(into);
+    return part.length;
+  },
+  release() {},
+  readlink(p) {
+    if (p !== "/s") throw new FsError("EINVAL");
+    return "a";
+  },
+  getxattr(p, name) {
+    if (p === "/a" && name === "user.big") return Buffer.alloc(300, 1);
+    if (p === "/a" && name === "user.x") return Buffer.from("y");
+    return null;
+  },
+  listxattr(p) {
+    return p === "/a" ? ["user.big", "user.x"] : [];
+  },
+  create() { throw new FsError("ENOENT"); },
+  rmdir() { throw new FsError("ENOENT"); },
+  access() {},
+  statfs() {
+    return { bsize: 4096, frsize: 4096, blocks: 10, bfree: 0, bavail: 0, files: 5, ffree: 0, favail: 0, fsid: 0, flag: 1, namemax: 255 };
+  },
+};
+const opts = { entryTimeout: 1, attrTimeout: 1, negativeTimeout: 1, opTimeoutMs: 30_000 };
+
+test("mounts with use_ino, suid, dev and ro; hardlinks share an inode; metadata is as answered", async () => {
+  const dir = await tempDir("esgz-fuse-");
+  try {
+    const m = await mountFs(dir, handlers, opts);
+    try {
+      const o = await mountOptions(dir);
+      assert.ok(o.includes("ro"), `ro in ${o}`);
+      assert.not.ok(o.includes("nosuid"), `no nosuid in ${o}`);
+      assert.not.ok(o.includes("nodev"), `no nodev in ${o}`);
+      const [a, b] = [await stat(join(dir, "a")), await stat(join(dir, "b"))];
+      assert.is(a.ino, 7);
+      assert.is(b.ino, 7);
+      assert.is(a.nlink, 2);
+      assert.is(a.uid, 1000);
+      assert.is(a.mtimeMs, T0);
+      assert.is((await stat(join(dir, "setuid"))).mode, constants.S_IFREG | 0o4755);
+      const dev = await lstat(join(dir, "dev"));
+      assert.ok(dev.isCharacterDevice());
+      assert.is(dev.rdev, (4 << 8) | 1);
+      assert.is(await readlink(join(dir, "s")), "a");
+      assert.is(await readFile(join(dir, "a"), "utf8"), content.toString());
+      // readdir carries types (ls -l through `find -printf %y` reads d_type without stat)
+      const types = (await run("find", [dir, "-mindepth", "1", "-printf", "%f %y %i\n"])).trim().split("\n").sort();
+      assert.equal(types, ["a f 7", "b f 7", "bad f 11", "dev c 10", "s l 8", "setuid f 9"]);
+      const names = (await readdir(dir)).sort();
+      assert.equal(names, ["a", "b", "bad", "dev", "s", "setuid"]);
+      // a plain exception in a handler is EIO, answered once; the mount keeps serving
+      await rejects(() => readFile(join(dir, "bad")), /EIO/);
+      await rejects(() => stat(join(dir, "missing")), /ENOENT/);
+      // writes are refused by the kernel (ro)
+      await rejects(() => writeFile(join(dir, "new"), "x"), /EROFS/);
+      // xattrs: size probe, ERANGE handled by getfattr's retry, ENODATA for others, list
+      const big = await run("getfattr", ["--only-values", "-n", "user.big", join(dir, "a")]);
+      assert.is(big.length, 300);
+      assert.match(await run("getfattr", ["-d", join(dir, "a")]), /user\.x="y"/);
+      await rejects(() => run("getfattr", ["-n", "user.none", join(dir, "a")]), /No such attribute/);
+      assert.match(await run("stat", ["-f", "-c", "%b %S", dir]), /^10 4096/);
+    } finally {
+      await m.unmount();
+    }
+    assert.not.ok(await isMountPoint(dir));
+  } finally {
+    await cleanupMount(dir);
+  }
+});
+
+test("a mount left by a killed process is detached and mounted again", async () => {
+  const dir = await tempDir("esgz-fuse-stale-");
+  const child = fileURLToPath(new URL("./fuse-child.js", import.meta.url));
+  try {
+    const p = spawn(process.execPath, [child, dir], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((resolve, reject) => {
+      p.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("mounted")) resolve(); });
+      p.on("exit", (code) => reject(new Error(`child exited ${code} before mounting`)));
+    });
+    assert.ok(await isMountPoint(dir));
+    p.kill("SIGKILL");
+    await new Promise((r) => p.on("exit", r));
+    await rejects(() => stat(dir), /ENOTCONN/);
+    const m = await mountFs(dir, handlers, opts);
+    try {
+      assert.is((await stat(join(dir, "a"))).ino, 7);
+    } finally {
+      await m.unmount();
+    }
+  } finally {
+    await cleanupMount(dir);
+  }
+});
+
+test.run();
