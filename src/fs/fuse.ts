@@ -10,7 +10,7 @@
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { execFile } from "node:child_process";
-import { readFile, stat } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { FsError, errnoOf } from "./errno.js";
 
@@ -192,12 +192,32 @@ export async function unmountPath(mnt: string): Promise<void> {
 
 /** True if `path` is the mount point of some mount (from /proc/self/mountinfo). */
 export async function isMountPoint(path: string): Promise<boolean> {
+  return (await mountDevice(path)) !== undefined;
+}
+
+/** The "major:minor" device of the mount at `path` (the last one mounted there), if any. */
+async function mountDevice(path: string): Promise<string | undefined> {
   const info = await readFile("/proc/self/mountinfo", "utf8");
+  let dev: string | undefined;
   for (const line of info.split("\n")) {
-    const field = line.split(" ")[4];
-    if (field !== undefined && unescapeMountinfo(field) === path) return true;
+    const f = line.split(" ");
+    if (f[4] !== undefined && unescapeMountinfo(f[4]) === path) dev = f[2];
   }
-  return false;
+  return dev;
+}
+
+// A dead daemon's connection can stay open: libfuse 2 opens /dev/fuse without O_CLOEXEC, so a child it
+// spawned (an `umount`, a container monitor) may still hold it, and then any request on the mount,
+// umount's own statfs included, waits forever. Aborting the connection through fusectl ends that.
+async function abortConnection(dev: string): Promise<void> {
+  const minor = dev.split(":")[1];
+  const ctl = "/sys/fs/fuse/connections";
+  try {
+    await stat(`${ctl}/${minor}`);
+  } catch {
+    await execFileP("mount", ["-t", "fusectl", "fusectl", ctl]).catch(() => {});
+  }
+  await writeFile(`${ctl}/${minor}/abort`, "1").catch(() => {});
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
@@ -210,12 +230,19 @@ function unescapeMountinfo(s: string): string {
  * (another store still serving) is an error: two stores must not share a mount point.
  */
 export async function detachStaleMount(mnt: string): Promise<void> {
-  if (!(await isMountPoint(mnt))) return;
+  const dev = await mountDevice(mnt);
+  if (dev === undefined) return;
   try {
-    await stat(mnt);
+    // A connection whose daemon died while a child held its fd never answers: treat silence as dead.
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error("no answer"), { code: "ENOTCONN" })), 3000);
+    });
+    await Promise.race([stat(mnt), silent]).finally(() => clearTimeout(timer));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOTCONN" || code === "ECONNABORTED") {
+      if (process.getuid?.() === 0) await abortConnection(dev);
       await unmountPath(mnt);
       return;
     }

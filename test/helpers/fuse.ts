@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { isMountPoint, unmountPath } from "../../src/fs/fuse.js";
+import { detachStaleMount, unmountPath } from "../../src/fs/fuse.js";
 
 export const execFileP = promisify(execFile);
 
@@ -28,8 +28,10 @@ export async function tempDir(prefix: string): Promise<string> {
 /** Unmounts (if mounted) and removes a temp dir; never throws, for `finally` / `after` hooks. */
 export async function cleanupMount(dir: string, mountpoint = dir): Promise<void> {
   try {
-    if (await isMountPoint(mountpoint)) await unmountPath(mountpoint);
-  } catch { /* best effort */ }
+    await detachStaleMount(mountpoint);
+  } catch {
+    await unmountPath(mountpoint).catch(() => {}); // alive: a normal unmount
+  }
   await rm(dir, { recursive: true, force: true }).catch(() => {});
 }
 
