@@ -130,6 +130,17 @@ test("a registry without multi-range support: whole body cut short once, then on
   }
 });
 
+test("blob size: HEAD refused, then a one-byte ranged GET tells the size", async () => {
+  proxy.rules.push({ match: (r) => r.method === "HEAD" && r.path.includes("/blobs/"), fault: { kind: "status", status: 405 } });
+  assert.is(await client.blobSize(ref, digest), layer.length);
+  const gets = proxy.seen.filter(isBlobGet);
+  assert.is(gets.length, 1);
+  assert.is(gets[0].headers.range, "bytes=0-0");
+  const reader = await client.openBlob(ref, digest);
+  assert.is(reader.size, layer.length);
+  assert.is(hex(await reader.read(layer.length - 10, 10)), hex(layer.subarray(layer.length - 10)));
+});
+
 test("redirect to blob storage: no credentials or registry headers there; the URL is reused until it fails", async () => {
   proxy.rules.push({ match: isBlobGet, fault: { kind: "redirect", location: (p) => `${storage.url}${p}` }, times: 100 });
   await readAndCheck(300, 3000);

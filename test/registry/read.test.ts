@@ -8,6 +8,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pushImage, pushIndex, startRegistry, sha256Digest, type PushedImage, type TestRegistry } from "../helpers/registry.js";
 import { RegistryClient, RegistryError, MediaType } from "../../src/registry/index.js";
+import type { Source } from "../../src/estargz/source.js";
 
 let reg: TestRegistry;
 let client: RegistryClient;
@@ -117,7 +118,8 @@ test("byte ranges: single, several in one multipart request, at the end, empty; 
 
 test("BlobReader: size by HEAD, random reads, streaming with the digest checked", async () => {
   const reader = await client.openBlob(`${reg.host}/read/oci:v1`, img.layers[0].digest);
-  assert.is(reader.size, big.length);
+  const source: Source = reader; // plugs into the eStargz reader unchanged
+  assert.is(source.size, big.length);
   assert.is(await client.blobSize(`${reg.host}/read/oci:v1`, img.layers[0].digest), big.length);
   assert.is(hex(await reader.read(big.length - 4096, 4096)), hex(big.subarray(big.length - 4096)));
   const into = new Uint8Array(1000);
