@@ -2,13 +2,14 @@
 # Installs everything esgz-fast needs on a fresh Debian 12 machine (run as root), then builds it.
 #   system: libfuse2 (fuse-native's prebuild links it), fuse3 (fusermount3), the real components the
 #           tests drive (docker-registry, podman, skopeo, runc), chromium for the browser test of the
-#           Wasm core, curl + gzip + coreutils for the benchmarks' baselines.
+#           Wasm core, curl + gzip + coreutils for the benchmarks' baselines, systemd (systemd-notify
+#           for the store's readiness) and python3 (the tests' sd_notify receiver).
 #   npm:    npm ci from package-lock.json; then `npm run build` (Wasm core + TypeScript).
 # Idempotent: packages already present are skipped, so a second run costs a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(libfuse2 fuse3 docker-registry podman skopeo runc chromium curl ca-certificates jq git python3 attr)
+PKGS=(libfuse2 fuse3 docker-registry podman skopeo runc chromium curl ca-certificates jq git python3 attr systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
