@@ -8,7 +8,7 @@ import {
   E_CHUNK_ORPHAN, E_CHUNK_ORDER, E_CHUNK_SIZES, E_LINK_MISSING, E_LINK_LOOP, E_LINK_DIR, E_OFFSET,
   E_LIMIT, E_DUP_ENTRIES, E_TRAILING,
 } from "./toc/errors";
-import { PAD, setInputEnd, inputEnd, unexpected, skipWs, scanString, hadEscape, decodeString, parseUint, numValue, skipValue, isNull } from "./toc/scan";
+import { PAD, setInputEnd, inputEnd, unexpected, skipWs, scanString, hadEscape, hadHigh, validUtf8, repairUtf8, decodeString, parseUint, numValue, skipValue, isNull } from "./toc/scan";
 import { cleanName, hashBytes, lastSlash } from "./toc/path";
 import { parseTime, timeSec, timeNsec } from "./toc/time";
 import { base64Decode } from "./toc/base64";
@@ -168,6 +168,14 @@ function poolString(s: usize, e: usize, esc: bool, limit: usize, at: usize): u32
   } else {
     memory.copy(dst, s, raw);
     n = raw;
+  }
+  if (hadHigh && !validUtf8(dst, n)) {
+    // invalid UTF-8 becomes U+FFFD per byte, as Go reads it: repair through the scratch buffer
+    ensureScratch(n);
+    memory.copy(scratch, dst, n);
+    ensurePool(n * 3 + 8);
+    n = repairUtf8(scratch, n, pool + hdr + 4) - (pool + hdr + 4);
+    if (n > limit) return <u32>fail(E_HUGE, at) | NONE;
   }
   store<u32>(pool + hdr, <u32>n);
   poolLen = hdr + 4 + <u32>n;
@@ -1119,7 +1127,8 @@ function findLandmarks(): void {
 }
 
 function shrink(p: usize, bytes: usize): usize {
-  return heap.realloc(p, bytes < 16 ? 16 : bytes);
+  if (bytes < 16) bytes = 16;
+  return p == 0 ? heap.alloc(bytes) : heap.realloc(p, bytes);
 }
 
 function freeTemps(): void {

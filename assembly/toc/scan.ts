@@ -29,6 +29,8 @@ export function unexpected(p: usize): usize {
 
 /** Whether the last string scanned held a backslash escape. */
 export let hadEscape: bool = false;
+/** Whether the last string scanned may hold bytes >= 0x80 (then its UTF-8 needs checking). */
+export let hadHigh: bool = false;
 
 @inline function hexVal(c: u32): u32 {
   const d = c - 0x30;
@@ -43,19 +45,24 @@ export let hadEscape: bool = false;
  */
 export function scanString(p: usize): usize {
   hadEscape = false;
+  let high: i32 = 0;
   const quote = i8x16.splat(0x22);
   const bslash = i8x16.splat(0x5c);
   const space = i8x16.splat(0x20);
   while (true) {
     const v = v128.load(p);
     const m = i8x16.bitmask(v128.or(v128.or(i8x16.eq(v, quote), i8x16.eq(v, bslash)), i8x16.lt_u(v, space)));
+    high |= i8x16.bitmask(v);
     if (m == 0) {
       p += 16;
       continue;
     }
     p += <usize>ctz<i32>(m);
     const c = load<u8>(p);
-    if (c == 0x22) return p;
+    if (c == 0x22) {
+      hadHigh = high != 0;
+      return p;
+    }
     if (c == 0x5c) {
       hadEscape = true;
       const e = <u32>load<u8>(p + 1);
@@ -291,4 +298,59 @@ function skipKey(p: usize): usize {
   p = skipWs(p + 1);
   if (load<u8>(p) != 0x3a) return unexpected(p);
   return p + 1;
+}
+
+/** Length of the valid UTF-8 sequence at p (< end), or 0 if the byte there starts none. */
+function utf8Len(p: usize, end: usize): usize {
+  const c = <u32>load<u8>(p);
+  if (c < 0x80) return 1;
+  const avail = end - p;
+  if (c >= 0xc2 && c <= 0xdf) return avail >= 2 && (<u32>load<u8>(p + 1) & 0xc0) == 0x80 ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (avail < 3) return 0;
+    const b1 = <u32>load<u8>(p + 1), b2 = <u32>load<u8>(p + 2);
+    const lo: u32 = c == 0xe0 ? 0xa0 : 0x80, hi: u32 = c == 0xed ? 0x9f : 0xbf;
+    return b1 >= lo && b1 <= hi && (b2 & 0xc0) == 0x80 ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (avail < 4) return 0;
+    const b1 = <u32>load<u8>(p + 1), b2 = <u32>load<u8>(p + 2), b3 = <u32>load<u8>(p + 3);
+    const lo: u32 = c == 0xf0 ? 0x90 : 0x80, hi: u32 = c == 0xf4 ? 0x8f : 0xbf;
+    return b1 >= lo && b1 <= hi && (b2 & 0xc0) == 0x80 && (b3 & 0xc0) == 0x80 ? 4 : 0;
+  }
+  return 0;
+}
+
+/** Whether [p, p+n) is valid UTF-8. */
+export function validUtf8(p: usize, n: usize): bool {
+  const end = p + n;
+  while (p < end) {
+    const l = utf8Len(p, end);
+    if (l == 0) return false;
+    p += l;
+  }
+  return true;
+}
+
+/**
+ * Copies [s, s+n) to d replacing each byte that starts no valid UTF-8 sequence with U+FFFD, as Go's
+ * JSON decoder does (d needs 3n bytes, must not overlap s). Returns the end of the output.
+ */
+export function repairUtf8(s: usize, n: usize, d: usize): usize {
+  const end = s + n;
+  while (s < end) {
+    const l = utf8Len(s, end);
+    if (l == 0) {
+      store<u8>(d, 0xef);
+      store<u8>(d + 1, 0xbf);
+      store<u8>(d + 2, 0xbd);
+      d += 3;
+      s++;
+    } else {
+      memory.copy(d, s, l);
+      d += l;
+      s += l;
+    }
+  }
+  return d;
 }
