@@ -1,0 +1,69 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "smol-toml";
+import { repoRoot } from "../helpers/paths.js";
+import { loadConfig, DEFAULT_CONFIG_PATH, DEFAULT_ROOT } from "../../src/store/config.js";
+
+const deploy = join(repoRoot, "deploy");
+let dir = "";
+test.before(async () => { dir = await mkdtemp(join(tmpdir(), "esgz-deploy-")); });
+test.after(async () => { await rm(dir, { recursive: true, force: true }); });
+
+function directives(unit: string): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const line of unit.split("\n")) {
+    const d = /^([A-Za-z]+)=(.*)$/.exec(line);
+    if (d) m.set(d[1], [...(m.get(d[1]) ?? []), d[2]]);
+  }
+  return m;
+}
+
+test("the systemd unit passes systemd-analyze verify and serves stargz-store's paths", async () => {
+  const unit = await readFile(join(deploy, "esgz-fast.service"), "utf8");
+  const d = directives(unit);
+  assert.equal(d.get("Type"), ["notify"]);
+  assert.equal(d.get("Restart"), ["always"]);
+  assert.equal(d.get("NotifyAccess"), ["all"]);
+  assert.ok(d.get("Before")![0].split(/\s+/).includes("crio.service") && d.get("Before")![0].includes("podman.service"));
+  const exec = d.get("ExecStart")![0].split(/\s+/);
+  assert.equal(exec.slice(0, 2), ["/usr/local/bin/esgz-fast", "mount"]);
+  assert.ok(exec.includes(`--config=${DEFAULT_CONFIG_PATH}`));
+  const mountpoint = exec[exec.length - 1];
+  assert.is(mountpoint, `${DEFAULT_ROOT}/store`);
+  const stop = d.get("ExecStopPost")![0];
+  assert.ok(stop.includes(`fusermount3 -u ${mountpoint}`) && stop.includes(`umount -l ${mountpoint}`));
+  // The flags in ExecStart are ones the store accepts.
+  const cfg = await loadConfig([...exec.slice(2, -1).filter((a) => !a.startsWith("--config")), "--config=", mountpoint]);
+  assert.is(cfg.mountpoint, mountpoint);
+
+  // systemd's own checker, on a copy whose ExecStart binary exists on this machine.
+  const copy = join(dir, "esgz-fast.service");
+  await writeFile(copy, unit.replace("/usr/local/bin/esgz-fast", process.execPath));
+  const r = spawnSync("systemd-analyze", ["verify", copy], { encoding: "utf8" });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stderr.trim(), "", r.stderr);
+});
+
+test("the storage.conf snippet points containers/storage at the mount with :ref", async () => {
+  const conf = parse(await readFile(join(deploy, "storage.conf"), "utf8")) as { storage: { driver: string; options: { additionallayerstores: string[] } } };
+  assert.is(conf.storage.driver, "overlay");
+  assert.equal(conf.storage.options.additionallayerstores, [`${DEFAULT_ROOT}/store:ref`]);
+});
+
+test("the example config.toml is read without warnings and states exactly the defaults", async () => {
+  const example = await loadConfig(["--config", join(deploy, "config.toml"), "/m"]);
+  const defaults = await loadConfig(["--config=", "/m"]);
+  assert.equal(example.warnings, []);
+  assert.equal(example.unimplemented, []);
+  const { configPath: _a, resolver, ...e } = example;
+  const { configPath: _b, resolver: noResolver, ...dflt } = defaults;
+  assert.equal(e, dflt);
+  // The resolver's default timeout is the registry client's; the example spells it out.
+  assert.equal([resolver, noResolver], [{ request_timeout_sec: 30 }, {}]);
+});
+
+test.run();
