@@ -135,9 +135,9 @@ class MemberStream {
   async close(): Promise<void> {
     if (!this.open) return;
     this.open = false;
-    const data = this.buf.subarray(0, this.len);
-    const cap = this.buf.length;
-    this.buf = new Uint8Array(cap); // the old buffer now belongs to the compression job
+    // the compression job gets its own copy; the fill buffer is reused (no per-member allocation of
+    // a whole chunk-sized buffer, which hurt layers of many small files)
+    const data = this.buf.slice(0, this.len);
     this.len = 0;
     this.inflight.push(gzipAsync(data, { level: this.level, chunkSize: Math.min(Math.max(data.length, 16384), 1 << 20) }));
     while (this.inflight.length >= this.concurrency) await this.writeOne();

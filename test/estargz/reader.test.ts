@@ -81,6 +81,24 @@ test("every Go fixture blob reads back exactly as its listing says, TOC digest v
   }
 });
 
+test("tree.tar → our writer → reader: the same listing as the Go writer's blobs (default, 64 KiB chunks, prioritized)", async () => {
+  const configs: Array<[string, WriterOptions]> = [
+    ["estargz-default", {}],
+    ["estargz-c64k", { chunkSize: 65536 }],
+    ["estargz-prio", { chunkSize: 65536, prioritizedFiles: ["./etc/config", "./bin/tool"] }],
+  ];
+  for (const [name, opts] of configs) {
+    const { blob, r: wr } = await build(join(fixturesDir, "tree.tar"), opts);
+    const r = await open(new MemorySource(blob), { tocDigest: wr.tocDigest });
+    try {
+      const want = readFileSync(join(fixturesDir, `${name}.listing.tsv`), "utf8").trim().split("\n").map((l) => l.replace(/\t+$/, "")).sort();
+      assert.equal(await listing(r), want, name);
+    } finally {
+      r.close();
+    }
+  }
+});
+
 test("random byte ranges of every file equal the input tar's content (fixtures, 64 KiB chunks)", async () => {
   const contents = new Map<string, Buffer>();
   const { default: tar } = await import("tar-stream");
