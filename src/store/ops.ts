@@ -1,0 +1,78 @@
+// The operational pieces of `esgz-fast mount` assembled from a loaded config, so the command only
+// adds the store and the FUSE mount: the logger (with the start-up notices), the metrics and their
+// endpoint, the chunk cache under <root>/cache, readiness and the orderly stop.
+import { join } from "node:path";
+import { ChunkCache, type HashHex } from "../cache/index.js";
+import { createLogger, type Logger, type LineSink } from "../util/log.js";
+import { announceConfig, ConfigError, usageText, type StoreConfig } from "./config.js";
+import { StoreMetrics, startMetrics, type MetricsServer } from "./metrics.js";
+import { signalReady, signalStopping, type NotifyOptions } from "./ready.js";
+
+export interface OpsRuntime {
+  readonly config: StoreConfig;
+  readonly log: Logger;
+  readonly metrics: StoreMetrics;
+  readonly cache: ChunkCache;
+  readonly metricsServer?: MetricsServer;
+  /** Call once the mount answers: log line + sd_notify READY=1. */
+  ready(): Promise<void>;
+  /** STOPPING=1, metrics endpoint closed, pending cache writes flushed. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface OpsOptions {
+  /** The chunk hash (the store passes its worker pool's sha256; default WebCrypto). */
+  hash?: HashHex;
+  /** Where log lines go (default stderr). */
+  sink?: LineSink;
+  notify?: NotifyOptions;
+}
+
+/** Builds the runtime; throws if the cache directory cannot be made or the metrics port is taken. */
+export async function startOps(config: StoreConfig, opts: OpsOptions = {}): Promise<OpsRuntime> {
+  const log = createLogger({ level: config.logLevel, sink: opts.sink });
+  announceConfig(config, log);
+  const cacheDir = config.diskCache ? join(config.root, "cache") : undefined;
+  let cacheRef: ChunkCache | undefined;
+  const metrics = new StoreMetrics({ cacheBytes: () => cacheRef?.memoryBytes ?? 0 });
+  const cache = await ChunkCache.open({
+    dir: cacheDir,
+    memoryBytes: config.memoryCacheBytes,
+    hash: opts.hash,
+    log: log.child({ component: "cache" }),
+    events: metrics.cacheEvents,
+  });
+  cacheRef = cache;
+  log.info("chunk cache", cacheDir ? { dir: cacheDir, memory_bytes: config.memoryCacheBytes } : { dir: "none (memory only)", memory_bytes: config.memoryCacheBytes });
+  const metricsServer = await startMetrics(config, metrics, log);
+  let closed: Promise<void> | undefined;
+  return {
+    config, log, metrics, cache, metricsServer,
+    async ready() {
+      await signalReady(config.mountpoint, log, opts.notify);
+    },
+    close() {
+      closed ??= (async () => {
+        await signalStopping(log, opts.notify);
+        await metricsServer?.close();
+        await cache.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+/**
+ * Reports a start-up failure the way stargz-store does (a fatal JSON log line on stderr; the usage
+ * text too for a command-line mistake) and returns the exit code.
+ */
+export function reportStartupError(err: unknown, sink: LineSink = process.stderr): number {
+  const log = createLogger({ level: "info", sink });
+  if (err instanceof ConfigError) {
+    log.fatal(err.message);
+    if (err.exitCode === 2) sink.write(usageText());
+    return err.exitCode;
+  }
+  log.fatal("failed to start", { error: err instanceof Error ? err.message : String(err) });
+  return 1;
+}
