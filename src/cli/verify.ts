@@ -1,13 +1,12 @@
 // `esgz-fast verify INPUT`: proves a layer blob, an OCI layout's image or a registry image is what its
 // descriptors, annotations and config claim, from one read of each blob. Exit 0 = everything verified,
 // 1 = something did not, 2 = usage or I/O error.
+// Only the help text's modules load with the CLI; the checker (and, for registry references, the
+// registry client) are imported when the command runs, so other commands do not pay for them.
 import type { CAC } from "cac";
-import { layerFailed, type LayerReport } from "../verify/checks.js";
-import { resolveInput, type InputOptions } from "../verify/inputs/resolve.js";
-import { verifyLayer } from "../verify/layer.js";
-import { Progress } from "../verify/progress.js";
-import { checkLegend, formatJson, formatTable } from "../verify/report.js";
-import { TrustError } from "../verify/target.js";
+import type { LayerReport } from "../verify/checks.js";
+import type { InputOptions } from "../verify/inputs/resolve.js";
+import { checkLegend } from "../verify/report.js";
 
 interface VerifyFlags extends InputOptions {
   json?: boolean;
@@ -34,6 +33,10 @@ export function register(cli: CAC): void {
     .example("esgz-fast verify registry.example.com/app:1.0 --json")
     .usage(`<input> [options]\n\nChecks, one column each:\n${checkLegend()}`)
     .action(async (input: string, flags: VerifyFlags) => {
+      const [{ resolveInput }, { verifyLayer }, { layerFailed }, { Progress }, { formatJson, formatTable }, { TrustError }] = await Promise.all([
+        import("../verify/inputs/resolve.js"), import("../verify/layer.js"), import("../verify/checks.js"),
+        import("../verify/progress.js"), import("../verify/report.js"), import("../verify/target.js"),
+      ]);
       let targets;
       try {
         targets = await resolveInput(String(input), flags);

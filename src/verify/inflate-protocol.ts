@@ -1,4 +1,5 @@
-// Messages between the main thread and the inflate worker (inflate-worker.ts).
+// Messages between the main thread and the inflate worker (inflate-worker.ts). Every message carries
+// the pass number, so late messages of a finished (or failed) pass are told apart from the next one's.
 import type { MemberBoundary } from "./members.js";
 
 /** Decompressed bytes per message. */
@@ -9,12 +10,12 @@ export const OUTPUT_LIMIT = 16 << 20;
 export const INPUT_LIMIT = 8 << 20;
 
 export type ToInflater =
-  | { type: "init"; start: number; pending: SharedArrayBuffer }
-  | { type: "data"; bytes: Uint8Array }
-  | { type: "end" };
+  | { type: "init"; pass: number; start: number; pending: SharedArrayBuffer }
+  | { type: "data"; pass: number; bytes: Uint8Array }
+  | { type: "end"; pass: number };
 
 export type FromInflater =
-  | { type: "out"; bytes: Uint8Array; members: MemberBoundary[] }
-  | { type: "consumed"; n: number }
-  | { type: "error"; message: string; position: number }
-  | { type: "done" };
+  | { type: "out"; pass: number; bytes: Uint8Array; members: MemberBoundary[] }
+  | { type: "consumed"; pass: number; n: number }
+  | { type: "error"; pass: number; message: string; position: number }
+  | { type: "done"; pass: number };

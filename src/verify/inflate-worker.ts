@@ -1,27 +1,30 @@
-// Worker thread: inflates one blob's bytes as they are read and sends back the decompressed stream in
-// ~1 MiB batches plus every member boundary. Output is bounded: when the main thread has more than
-// OUTPUT_LIMIT bytes unprocessed, this thread waits (Atomics) — a decompression bomb cannot fill memory.
+// Worker thread: inflates a blob's bytes as they are read (with its own Wasm core) and sends back the
+// decompressed stream in ~1 MiB batches plus every member boundary. One pass at a time; the worker is
+// reused for the next layer. Output is bounded: while the main thread has more than OUTPUT_LIMIT bytes
+// unprocessed this thread waits (Atomics), so a decompression bomb cannot fill memory.
 import { parentPort } from "node:worker_threads";
 import { BlobInflater, GzipFailure, type MemberBoundary } from "./members.js";
-import type { ToInflater, FromInflater } from "./inflate-protocol.js";
-import { OUTPUT_LIMIT, BATCH } from "./inflate-protocol.js";
+import { BATCH, OUTPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
 
 const port = parentPort!;
-let pending: Int32Array; // [0] = decompressed bytes posted but not yet processed by the main thread
+let pass = -1;
+let pending = new Int32Array(new SharedArrayBuffer(4)); // [0] = decompressed bytes posted, not yet processed
 let inflater: BlobInflater | undefined;
 let failed = false;
 let batch = new Uint8Array(BATCH);
 let fill = 0;
 let members: MemberBoundary[] = [];
 
+function post(msg: FromInflater, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
 function flush(): void {
   if (fill === 0 && members.length === 0) return;
   const bytes = batch.subarray(0, fill);
-  // back-pressure: wait while the main thread is behind
-  while (Atomics.load(pending, 0) > OUTPUT_LIMIT) Atomics.wait(pending, 0, Atomics.load(pending, 0), 50);
+  for (let cur = Atomics.load(pending, 0); cur > OUTPUT_LIMIT; cur = Atomics.load(pending, 0)) Atomics.wait(pending, 0, cur, 100);
   Atomics.add(pending, 0, fill);
-  const msg: FromInflater = { type: "out", bytes, members };
-  port.postMessage(msg, [bytes.buffer as ArrayBuffer]);
+  post({ type: "out", pass, bytes, members }, [bytes.buffer as ArrayBuffer]);
   batch = new Uint8Array(BATCH);
   fill = 0;
   members = [];
@@ -29,8 +32,7 @@ function flush(): void {
 
 const sink = {
   output(view: Uint8Array): void {
-    let o = 0;
-    while (o < view.length) {
+    for (let o = 0; o < view.length; ) {
       const n = Math.min(view.length - o, BATCH - fill);
       batch.set(view.subarray(o, o + n), fill);
       fill += n;
@@ -43,37 +45,33 @@ const sink = {
   },
 };
 
-function fail(err: unknown): void {
-  failed = true;
-  flush();
-  const msg: FromInflater =
-    err instanceof GzipFailure
-      ? { type: "error", message: err.message, position: err.position }
-      : { type: "error", message: `inflater failed: ${(err as Error).message}`, position: -1 };
-  port.postMessage(msg);
-}
-
 port.on("message", (msg: ToInflater) => {
   if (msg.type === "init") {
+    inflater?.dispose();
+    pass = msg.pass;
     pending = new Int32Array(msg.pending);
     inflater = new BlobInflater(sink, msg.start);
+    failed = false;
+    fill = 0;
+    members = [];
     return;
   }
-  if (failed) {
-    if (msg.type === "data") port.postMessage({ type: "consumed", n: msg.bytes.length } satisfies FromInflater);
-    return;
-  }
+  if (msg.pass !== pass) return;
   try {
-    if (msg.type === "data") {
-      inflater!.push(msg.bytes);
-      port.postMessage({ type: "consumed", n: msg.bytes.length } satisfies FromInflater);
-    } else {
+    if (failed) return;
+    if (msg.type === "data") inflater!.push(msg.bytes);
+    else {
       inflater!.end();
       flush();
-      port.postMessage({ type: "done" } satisfies FromInflater);
+      post({ type: "done", pass });
     }
   } catch (err) {
-    if (msg.type === "data") port.postMessage({ type: "consumed", n: msg.bytes.length } satisfies FromInflater);
-    fail(err);
+    failed = true;
+    flush();
+    post(err instanceof GzipFailure
+      ? { type: "error", pass, message: err.message, position: err.position }
+      : { type: "error", pass, message: `inflater failed: ${(err as Error).message}`, position: -1 });
+  } finally {
+    if (msg.type === "data") post({ type: "consumed", pass, n: msg.bytes.length });
   }
 });

@@ -6,7 +6,7 @@ import { parseFooter } from "../estargz/footer.js";
 import { CheckBook, type LayerKind, type LayerReport } from "./checks.js";
 import type { MemberBoundary } from "./members.js";
 import { checkFooterPlacement, checkOffsets } from "./offsets.js";
-import { runPass } from "./pass.js";
+import { runPass, warmInflateWorker } from "./pass.js";
 import { readTail, type Tail } from "./tail.js";
 import { checkStream } from "./tar-check.js";
 import { isGzipMediaType, type LayerBlob, type LayerTarget } from "./target.js";
@@ -50,6 +50,7 @@ async function check(blob: LayerBlob, target: LayerTarget, book: CheckBook, repo
     return;
   }
 
+  warmInflateWorker(); // starts while the tail is read
   const tail = await readTail(blob);
   try {
     await checkWithTail(blob, tail, target, book, report, progress);

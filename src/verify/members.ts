@@ -1,8 +1,8 @@
-// The gzip side of verify: a streaming inflater over a whole blob that reports every member's
-// boundaries (compressed and decompressed offsets). TEMPORARY BACKEND: node:zlib, one member at a
-// time from a buffered input, until src/core/inflate.ts's GzipStreamInflater lands; only this file
-// changes then.
-import { crc32, inflateRawSync } from "node:zlib";
+// The gzip side of verify: the core's streaming inflater over a whole blob, reporting every member's
+// boundaries (compressed and decompressed offsets) and failing with the blob offset of the damage.
+import { GzipStreamInflater } from "../core/inflate.js";
+import { CoreError, type Core } from "../core/wasm.js";
+import { nodeCore } from "../node/core.js";
 
 export interface MemberBoundary {
   /** Compressed offsets in the blob: [cStart, cEnd). */
@@ -27,96 +27,45 @@ export interface MemberSink {
   member(m: MemberBoundary): void;
 }
 
+/** Inflates blob bytes pushed in order from blob offset `start`; CRC-32 and ISIZE of every member checked. */
 export class BlobInflater {
-  private buf = new Uint8Array(0);
-  private base = 0; // blob offset of buf[0]
-  private dpos = 0;
+  private readonly inf: GzipStreamInflater;
 
-  constructor(private readonly sink: MemberSink, private readonly start = 0) {
-    this.base = start;
+  constructor(sink: MemberSink, private readonly start = 0, core: Core = nodeCore()) {
+    this.inf = new GzipStreamInflater(core, {
+      checkCrc: true,
+      inputBytes: 256 << 10,
+      outputChunk: 1 << 20,
+      onData: (b) => sink.output(b),
+      onMember: (m) => sink.member({
+        cStart: start + m.compressedStart, cEnd: start + m.compressedEnd,
+        dStart: m.decompressedStart, dEnd: m.decompressedEnd,
+      }),
+    });
   }
 
   push(piece: Uint8Array): void {
-    const nb = new Uint8Array(this.buf.length + piece.length);
-    nb.set(this.buf);
-    nb.set(piece, this.buf.length);
-    this.buf = nb;
-    this.drain(false);
+    this.guard(() => this.inf.push(piece));
   }
 
-  /** No more input: throws if a member is incomplete. */
+  /** No more input: throws if the stream ends inside a member. */
   end(): void {
-    this.drain(true);
+    this.guard(() => this.inf.finish());
   }
 
-  private drain(final: boolean): void {
-    for (;;) {
-      if (this.buf.length === 0) return;
-      const b = this.buf;
-      const at = this.base;
-      if (b.length < 18) {
-        if (final) throw new GzipFailure(`gzip stream ends inside a member header (${b.length} bytes left)`, at);
-        return;
+  dispose(): void {
+    this.inf.dispose();
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof CoreError) {
+        const at = this.start + Math.max(0, err.position);
+        throw new GzipFailure(err.message.replace(/ at byte \d+$/, "") + ` at blob offset ${at}`, at);
       }
-      if (b[0] !== 0x1f || b[1] !== 0x8b) throw new GzipFailure("not a gzip member header (bad magic)", at);
-      if (b[2] !== 8) throw new GzipFailure(`gzip member header: compression method ${b[2]}, expected 8 (deflate)`, at);
-      const flg = b[3];
-      let p = 10;
-      const need = (n: number) => {
-        if (p + n > b.length) throw new Incomplete();
-      };
-      let body: Uint8Array, used: number;
-      try {
-        if (flg & 4) {
-          need(2);
-          const xlen = b[p] | (b[p + 1] << 8);
-          p += 2;
-          need(xlen);
-          p += xlen;
-        }
-        for (const bit of [8, 16]) {
-          if (flg & bit) {
-            while (true) {
-              need(1);
-              if (b[p++] === 0) break;
-            }
-          }
-        }
-        if (flg & 2) {
-          need(2);
-          p += 2;
-        }
-        try {
-          const r = inflateRawSync(b.subarray(p), { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-          body = r.buffer;
-          used = r.engine.bytesWritten;
-        } catch (err) {
-          if ((err as { code?: string }).code === "Z_BUF_ERROR") throw new Incomplete();
-          throw new GzipFailure(`invalid deflate data in the member at ${at}: ${(err as Error).message}`, at + p);
-        }
-        p += used;
-        need(8);
-      } catch (err) {
-        if (err instanceof Incomplete) {
-          if (final) throw new GzipFailure(`gzip stream ends inside the member that starts at ${at} (truncated)`, at + b.length);
-          return;
-        }
-        throw err;
-      }
-      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      const crc = dv.getUint32(p, true), isize = dv.getUint32(p + 4, true);
-      if (crc32(body) !== crc) throw new GzipFailure(`CRC-32 mismatch in the member at ${at}: trailer says ${hex(crc)}, data has ${hex(crc32(body))}`, at + p);
-      if ((body.length >>> 0) !== isize) throw new GzipFailure(`ISIZE mismatch in the member at ${at}: trailer says ${isize}, data has ${body.length}`, at + p + 4);
-      p += 8;
-      if (body.length) this.sink.output(body);
-      this.sink.member({ cStart: at, cEnd: at + p, dStart: this.dpos, dEnd: this.dpos + body.length });
-      this.dpos += body.length;
-      this.base += p;
-      this.buf = b.subarray(p);
+      throw err;
     }
   }
 }
-
-class Incomplete extends Error {}
-
-const hex = (n: number) => "0x" + n.toString(16).padStart(8, "0");

@@ -3,8 +3,7 @@
 // chunk checks. The worker inflates while this thread hashes and checks: both cores busy.
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import type { FromInflater, ToInflater } from "./inflate-protocol.js";
-import { INPUT_LIMIT } from "./inflate-protocol.js";
+import { INPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
 import type { MemberBoundary } from "./members.js";
 import type { LayerBlob } from "./target.js";
 
@@ -47,7 +46,37 @@ class PieceQueue implements AsyncIterable<Uint8Array> {
   }
 }
 
-const workerUrl = new URL("./inflate-worker.js", import.meta.url);
+// One worker for the process, started on first use (or early, by warmInflateWorker) and reused for
+// every layer; unref'd between passes so it never keeps the process alive.
+let shared: Worker | undefined;
+let passes = 0;
+
+function inflateWorker(): Worker {
+  if (!shared) {
+    const w = new Worker(new URL("./inflate-worker.js", import.meta.url));
+    w.unref();
+    w.on("error", () => {
+      if (shared === w) shared = undefined;
+    });
+    w.on("exit", () => {
+      if (shared === w) shared = undefined;
+    });
+    shared = w;
+  }
+  return shared;
+}
+
+/** Starts the worker now, so its start-up overlaps the tail read. */
+export function warmInflateWorker(): void {
+  inflateWorker();
+}
+
+/** Stops the shared worker (tests, benchmarks); the next pass starts a new one. */
+export async function stopInflateWorker(): Promise<void> {
+  const w = shared;
+  shared = undefined;
+  await w?.terminate();
+}
 
 /**
  * Reads `blob` once front to back. `consume` gets the decompressed stream (it must read it to the end)
@@ -58,7 +87,8 @@ export async function runPass<T>(
   consume: (decompressed: AsyncIterable<Uint8Array>, gzipFailed: () => boolean) => Promise<T>,
   onProgress?: (bytesRead: number) => void,
 ): Promise<PassResult<T>> {
-  const worker = new Worker(workerUrl);
+  const worker = inflateWorker();
+  const pass = ++passes;
   const pending = new SharedArrayBuffer(4);
   const pendingView = new Int32Array(pending);
   const queue = new PieceQueue();
@@ -70,7 +100,8 @@ export async function runPass<T>(
   const finished = new Promise<void>((r) => (workerDone = r));
   let crashed: Error | undefined;
 
-  worker.on("message", (msg: FromInflater) => {
+  const onMessage = (msg: FromInflater) => {
+    if (msg.pass !== pass) return;
     switch (msg.type) {
       case "out":
         for (const m of msg.members) members.push(m);
@@ -90,13 +121,16 @@ export async function runPass<T>(
         workerDone();
         break;
     }
-  });
-  worker.on("error", (err) => {
+  };
+  const onError = (err: Error) => {
     crashed = err;
     queue.close();
     workerDone();
     credit?.();
-  });
+  };
+  worker.on("message", onMessage);
+  worker.on("error", onError);
+  worker.ref();
 
   // The consumer's view of the stream releases the worker's output budget as it pulls.
   async function* released(): AsyncIterable<Uint8Array> {
@@ -111,7 +145,7 @@ export async function runPass<T>(
   const hash = createHash("sha256");
   let bytesRead = 0;
   let ioError: string | undefined;
-  worker.postMessage({ type: "init", start: 0, pending } satisfies ToInflater);
+  worker.postMessage({ type: "init", pass, start: 0, pending } satisfies ToInflater);
   try {
     for await (const piece of blob.stream(0, blob.size)) {
       hash.update(piece);
@@ -121,19 +155,25 @@ export async function runPass<T>(
       inflight += piece.length;
       // transfer without a copy when the piece owns its buffer; a view into a shared one is copied
       const own = piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength && piece.buffer instanceof ArrayBuffer ? piece : piece.slice();
-      worker.postMessage({ type: "data", bytes: own } satisfies ToInflater, [own.buffer as ArrayBuffer]);
+      worker.postMessage({ type: "data", pass, bytes: own } satisfies ToInflater, [own.buffer as ArrayBuffer]);
       while (inflight > INPUT_LIMIT && !gzipError && !crashed) await new Promise<void>((r) => (credit = r));
       credit = null;
     }
-    worker.postMessage({ type: "end" } satisfies ToInflater);
+    worker.postMessage({ type: "end", pass } satisfies ToInflater);
   } catch (err) {
     ioError = (err as Error).message;
     queue.close();
     workerDone();
   }
-  await finished;
-  const consumed = await consumer;
-  await worker.terminate();
-  if (crashed) throw crashed;
-  return { digest: ioError ? undefined : "sha256:" + hash.digest("hex"), bytesRead, members, gzipError, ioError, consumed };
+  try {
+    await finished;
+    const consumed = await consumer;
+    if (crashed) throw crashed;
+    return { digest: ioError ? undefined : "sha256:" + hash.digest("hex"), bytesRead, members, gzipError, ioError, consumed };
+  } finally {
+    worker.off("message", onMessage);
+    worker.off("error", onError);
+    worker.unref();
+    if (ioError) await stopInflateWorker(); // it may be mid-member of an abandoned pass
+  }
 }

@@ -43,8 +43,9 @@ export async function readTail(blob: Source): Promise<Tail> {
   const compressed = await blob.read(footer.tocOffset, memberLen);
   const parts: Uint8Array[] = [];
   let total = 0;
+  let inf: BlobInflater | undefined;
   try {
-    const inf = new BlobInflater({
+    inf = new BlobInflater({
       output(b) {
         total += b.length;
         if (total > MAX_TOC_BYTES + 4096) throw new GzipFailure(`TOC member inflates to over ${MAX_TOC_BYTES} bytes`, footer.tocOffset);
@@ -58,6 +59,8 @@ export async function readTail(blob: Source): Promise<Tail> {
     if (!(err instanceof GzipFailure)) throw err;
     tail.footerError = `the footer's TOC offset ${footer.tocOffset} does not lead to a valid gzip member up to the footer: ${err.message}`;
     return tail;
+  } finally {
+    inf?.dispose();
   }
   let json: Uint8Array;
   try {

@@ -4,7 +4,6 @@ import { UsageError, type LayerTarget } from "../target.js";
 import { blobTarget, type BlobFlags } from "./blob.js";
 import { parsePlatform, selectLayers } from "./image.js";
 import { isOciLayout, layoutTargets } from "./layout.js";
-import { registryTargets } from "./registry.js";
 
 export interface InputOptions extends BlobFlags {
   layer?: string | number;
@@ -30,5 +29,6 @@ export async function resolveInput(input: string, opts: InputOptions): Promise<L
     return selectLayers(await layoutTargets(input, { platform, refName: opts.refName }), opts.layer);
   }
   if (input.startsWith("/") || input.startsWith("./") || input.startsWith("../")) throw new UsageError(`${input}: no such file or directory`);
+  const { registryTargets } = await import("./registry.js"); // the registry client loads only when needed
   return selectLayers(await registryTargets(input, { platform, hostsConfig: opts.hostsConfig }), opts.layer);
 }
