@@ -73,22 +73,22 @@ export class EndpointAuth {
 
   constructor(
     private readonly host: string,
-    private readonly credentials: () => Promise<Credentials | undefined>,
+    private readonly credentials: (repository: string) => Promise<Credentials | undefined>,
     private readonly fetchToken: TokenFetcher,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** The Authorization header to send now for these scopes, if one is known. */
-  async header(scopes: string[]): Promise<string | undefined> {
+  async header(scopes: string[], repository: string): Promise<string | undefined> {
     if (this.scheme === "basic") {
-      const creds = await this.credentials();
+      const creds = await this.credentials(repository);
       return creds?.username !== undefined ? basicHeader(creds) : undefined;
     }
     if (this.scheme !== "bearer") return undefined;
     const key = scopeKey(scopes);
     const t = this.tokens.get(key);
     if (t && t.expiresAt > this.now()) return `Bearer ${t.value}`;
-    const fresh = await this.token(scopes);
+    const fresh = await this.token(scopes, repository);
     return `Bearer ${fresh.value}`;
   }
 
@@ -96,7 +96,7 @@ export class EndpointAuth {
    * Learns from a 401 answer to a request that carried `sent` (or no) Authorization. Returns true if a
    * retry with `header()` may succeed; false when the same credentials were already refused.
    */
-  async challenged(wwwAuthenticate: string | string[] | undefined, scopes: string[], sent: string | undefined): Promise<boolean> {
+  async challenged(wwwAuthenticate: string | string[] | undefined, scopes: string[], repository: string, sent: string | undefined): Promise<boolean> {
     const challenges = parseChallenges(wwwAuthenticate);
     const bearer = challenges.find((c) => c.scheme === "bearer");
     const basic = challenges.find((c) => c.scheme === "basic");
@@ -112,7 +112,7 @@ export class EndpointAuth {
       return first || sent === undefined || !sent.startsWith("Bearer ");
     }
     if (basic) {
-      const creds = await this.credentials();
+      const creds = await this.credentials(repository);
       if (!creds || creds.username === undefined) {
         throw new RegistryError("auth", `${this.host} requires basic credentials and none were found (auth files or credential provider)`, { registry: this.host, status: 401 });
       }
@@ -123,11 +123,11 @@ export class EndpointAuth {
     throw new RegistryError("auth", `401 without a usable WWW-Authenticate challenge from ${this.host} (${String(wwwAuthenticate ?? "none")})`, { registry: this.host, status: 401 });
   }
 
-  private token(scopes: string[]): Promise<Token> {
+  private token(scopes: string[], repository: string): Promise<Token> {
     const key = scopeKey(scopes);
     let p = this.pending.get(key);
     if (!p) {
-      p = this.requestToken(scopes).then(
+      p = this.requestToken(scopes, repository).then(
         (t) => { this.tokens.set(key, t); this.pending.delete(key); return t; },
         (err) => { this.pending.delete(key); throw err; },
       );
@@ -136,7 +136,7 @@ export class EndpointAuth {
     return p;
   }
 
-  private async requestToken(scopes: string[]): Promise<Token> {
+  private async requestToken(scopes: string[], repository: string): Promise<Token> {
     const realm = this.bearer.realm;
     let url: URL;
     try {
@@ -144,7 +144,7 @@ export class EndpointAuth {
     } catch {
       throw new RegistryError("auth", `token realm ${JSON.stringify(realm)} is not a URL`, { registry: this.host });
     }
-    const creds = await this.credentials();
+    const creds = await this.credentials(repository);
     const service = this.bearer.service;
     let res: { status: number; body: Uint8Array };
     if (creds?.identityToken) {

@@ -25,6 +25,8 @@ export interface BlobReadOptions {
 
 export const blobPath = (ref: Reference, digest: string) => `/v2/${ref.repository}/blobs/${digest}`;
 const blobTarget = (ref: Reference, digest: string): Target => ({ ref, object: `blob ${digest}` });
+/** Spans further apart than this are fetched as separate covering ranges when multi-range is unavailable. */
+export const MAX_COVERING_GAP = 1 << 20;
 const num = (v: string | string[] | undefined) => (v === undefined ? NaN : Number(Array.isArray(v) ? v[0] : v));
 
 /** The blob's size: HEAD's Content-Length, else the total of a one-byte ranged GET. */
@@ -96,15 +98,17 @@ export async function readBlobRanges(session: Session, ref: Reference, digest: s
   if (wanted.length === 0) return targets.map((t) => t.into);
 
   const { header, spans } = rangeHeader(wanted);
-  const multi = spans.length > 1 && !opts.singleRange && session.multiRange.get(ref.registry) !== false;
-  const writer = new RangeWriter(wanted, () => `(${spans.length > 1 ? `${spans.length} ranges` : `bytes ${spans[0][0]}-${spans[0][1] - 1}`})`);
-  const get = (range: string) =>
+  const fail = (w: RangeWriter) =>
+    new RegistryError("protocol", `answer did not contain ${w.firstMissing()}`, { registry: ref.registry, repository: ref.repository, object: target.object });
+  const get = (range: string, w: RangeWriter) =>
     session.perform(target, { method: "GET", path: blobPath(ref, digest), headers: { range }, accept: (s) => s === 206 || s === 200, followRedirects: true, redirectKey: digest }, (h) =>
-      rangeSink(h, writer, opts.size, () => ""),
+      rangeSink(h, w, opts.size, () => `(${range})`),
     );
-  if (multi) {
+
+  if (spans.length > 1 && !opts.singleRange && session.multiRange.get(ref.registry) !== false) {
+    const writer = new RangeWriter(wanted);
     try {
-      const head = await get(header);
+      const head = await get(header, writer);
       if (writer.complete()) {
         if (!byterangesBoundary(head.headers["content-type"])) session.multiRange.set(ref.registry, false);
         return targets.map((t) => t.into);
@@ -112,14 +116,22 @@ export async function readBlobRanges(session: Session, ref: Reference, digest: s
       session.multiRange.set(ref.registry, false);
     } catch (err) {
       if (!(err instanceof RegistryError) || (err.code !== "protocol" && err.code !== "range" && err.status !== 400)) throw err;
-      session.multiRange.set(ref.registry, false); // cannot answer multi-range: one covering range from now on
+      session.multiRange.set(ref.registry, false); // cannot answer multi-range: covering ranges from now on
     }
   }
-  const covering = multi || spans.length > 1 ? `bytes=${writer.start}-${writer.end - 1}` : header;
-  await get(covering);
-  if (!writer.complete()) {
-    throw new RegistryError("protocol", `answer did not contain ${writer.firstMissing()}`, { registry: ref.registry, repository: ref.repository, object: target.object });
+  // One covering range per group of nearby spans (far-apart groups are not worth the bytes between them).
+  const groups: RangeTarget[][] = [];
+  let groupEnd = -Infinity;
+  for (const t of [...wanted].sort((a, b) => a.offset - b.offset)) {
+    if (t.offset - groupEnd > MAX_COVERING_GAP || groups.length === 0) groups.push([]);
+    groups[groups.length - 1].push(t);
+    groupEnd = Math.max(groupEnd, t.offset + t.length);
   }
+  await Promise.all(groups.map(async (g) => {
+    const w = new RangeWriter(g);
+    await get(`bytes=${w.start}-${w.end - 1}`, w);
+    if (!w.complete()) throw fail(w);
+  }));
   return targets.map((t) => t.into);
 }
 
@@ -132,7 +144,7 @@ export async function fetchBlobBytes(session: Session, ref: Reference, digest: s
   await session.perform(target, { method: "GET", path: blobPath(ref, digest), accept: (s) => s === 200, followRedirects: true, redirectKey: digest }, (h) => {
     const len = num(h.headers["content-length"]);
     if (len > limit) throw new RegistryError("too-large", `Content-Length ${len} is over the limit of ${limit} bytes`);
-    sink = new BufferSink(limit, (l) => new RegistryError("too-large", `body over the limit of ${l} bytes`));
+    sink = new BufferSink(limit, (l) => new RegistryError("too-large", `body over the limit of ${l} bytes`), false, len);
     return sink;
   });
   const bytes = sink.bytes();

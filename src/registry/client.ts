@@ -111,7 +111,7 @@ export class RegistryClient {
     }, (h) => {
       const len = Number(h.headers["content-length"]);
       if (len > limit) throw new RegistryError("too-large", `manifest of ${len} bytes is over the limit of ${limit}`);
-      sink = new BufferSink(limit, (l) => new RegistryError("too-large", `manifest body over the limit of ${l} bytes`));
+      sink = new BufferSink(limit, (l) => new RegistryError("too-large", `manifest body over the limit of ${l} bytes`), false, len);
       return sink;
     });
     const bytes = sink.bytes();

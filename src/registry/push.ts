@@ -120,6 +120,21 @@ export async function uploadBlob(session: Session, ref: Reference, data: Uint8Ar
   if (inMemory && opts.digest && opts.digest !== digest) throw new RegistryError("digest", `upload of ${opts.digest}: the bytes hash to ${digest}`, { registry: ref.registry, repository: ref.repository });
   if (digest && (await blobExists(session, ref, digest))) return { digest, size: inMemory ? data.length : -1, how: "existed" };
 
+  // An upload session can die half-way (registry restart, 5xx on a PATCH): bytes in memory are sent
+  // again from a fresh session; a stream cannot be replayed, so its first failure is final.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await uploadOnce(session, ref, data, digest, chunkSize, opts);
+    } catch (err) {
+      const restartable = err instanceof RegistryError &&
+        (err.code === "network" || err.code === "timeout" || err.code === "range" || (err.code === "not-found" && /upload/i.test(err.detail)) || (err.status ?? 0) >= 500);
+      if (!inMemory || attempt >= 3 || !restartable) throw err;
+    }
+  }
+}
+
+async function uploadOnce(session: Session, ref: Reference, data: Uint8Array | AsyncIterable<Uint8Array>, digest: string | undefined, chunkSize: number, opts: UploadOptions): Promise<UploadResult> {
+  const inMemory = data instanceof Uint8Array;
   let url: URL | undefined;
   for (const from of digest ? opts.mountFrom ?? [] : []) {
     if (from === ref.repository) continue;

@@ -40,7 +40,7 @@ export class RangeWriter {
   readonly end: number;
   readonly start: number;
 
-  constructor(targets: RangeTarget[], private readonly what: () => string) {
+  constructor(targets: RangeTarget[]) {
     this.targets = [...targets].sort((a, b) => a.offset - b.offset);
     this.filled = this.targets.map(() => 0);
     this.start = Math.min(...this.targets.map((t) => t.offset));
@@ -56,7 +56,7 @@ export class RangeWriter {
   /** Bytes found at blob position `pos`. Parts must come in increasing, non-overlapping order. */
   write(pos: number, chunk: Uint8Array): void {
     if (pos < this.writtenTo) {
-      throw new RegistryError("protocol", `response parts overlap or go backwards (byte ${pos} after ${this.writtenTo}) ${this.what()}`, { retriable: true });
+      throw new RegistryError("protocol", `response parts overlap or go backwards (byte ${pos} after ${this.writtenTo})`, { retriable: true });
     }
     const end = pos + chunk.length;
     this.writtenTo = end;

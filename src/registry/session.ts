@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import { EndpointAuth, repositoryScope } from "./auth.js";
-import type { CredentialProvider } from "./credentials.js";
+import type { CredentialProvider, Credentials } from "./credentials.js";
 import { RegistryError, type RegistryErrorContext } from "./errors.js";
 import { endpointsFor, type Endpoint, type ResolverConfig } from "./hosts.js";
 import type { Reference } from "./reference.js";
@@ -47,6 +47,7 @@ export interface SessionOptions {
 
 const MAX_REDIRECTS = 5;
 const ERROR_BODY_LIMIT = 4096;
+const CREDENTIALS_TTL_MS = 30_000;
 
 function header(h: IncomingHttpHeaders, name: string): string | undefined {
   const v = h[name];
@@ -81,6 +82,7 @@ export class Session {
   private readonly redirects = new Map<string, URL>();
   private readonly mirrorDownUntil = new Map<string, number>();
   private readonly endpointCache = new Map<string, Endpoint[]>();
+  private readonly credentialCache = new Map<string, { value: Promise<Credentials | undefined>; until: number }>();
   /** Registries seen to answer multi-range requests with something other than multipart (→ false). */
   readonly multiRange = new Map<string, boolean>();
 
@@ -95,15 +97,26 @@ export class Session {
     return eps;
   }
 
-  private auth(ep: Endpoint, repository: string): EndpointAuth {
+  private auth(ep: Endpoint): EndpointAuth {
     let a = this.auths.get(ep.origin);
     if (!a) {
       // A mirror is authenticated with credentials stored for the mirror's own host.
       const credHost = ep.mirror ? ep.host : ep.registry;
-      a = new EndpointAuth(ep.host, () => this.opts.credentials(credHost, repository), (url, init) => this.fetchToken(ep, url, init));
+      a = new EndpointAuth(ep.host, (repository) => this.credentials(credHost, repository), (url, init) => this.fetchToken(ep, url, init));
       this.auths.set(ep.origin, a);
     }
     return a;
+  }
+
+  /** Credentials by host and repository, looked up at most every CREDENTIALS_TTL_MS (basic auth asks per request). */
+  private credentials(host: string, repository: string): Promise<Credentials | undefined> {
+    const key = `${host} ${repository}`;
+    const hit = this.credentialCache.get(key);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const value = this.opts.credentials(host, repository);
+    this.credentialCache.set(key, { value, until: Date.now() + CREDENTIALS_TTL_MS });
+    value.catch(() => this.credentialCache.delete(key));
+    return value;
   }
 
   private async fetchToken(ep: Endpoint, url: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Uint8Array }) {
@@ -159,7 +172,6 @@ export class Session {
 
   /** One attempt on one endpoint: cached redirect, auth round, redirects. */
   private async once(ep: Endpoint, target: Target, ex: Exchange, choose: SinkChooser, ctx: RegistryErrorContext): Promise<ResponseHead> {
-    const transport = this.opts.transport;
     const redirectKey = ex.redirectKey ? `${ep.origin} ${target.ref.repository} ${ex.redirectKey}` : undefined;
     const cached = redirectKey ? this.redirects.get(redirectKey) : undefined;
     if (cached) {
@@ -174,14 +186,15 @@ export class Session {
     }
 
     const scopes = [repositoryScope(target.ref.repository, target.push), ...(target.extraScopes ?? [])];
-    const auth = this.auth(ep, target.ref.repository);
+    const auth = this.auth(ep);
+    const repository = target.ref.repository;
     const url = ex.url ?? new URL(ex.path, ep.origin);
     for (let round = 0; ; round++) {
-      const authorization = await auth.header(scopes);
+      const authorization = await auth.header(scopes, repository);
       const r = await this.sendFollowing(ep, url, ex, choose, ctx, authorization);
       if (r.head.status === 401 && r.head.url.origin === ep.origin && round < 2) {
         // Round 0 learns the scheme; round 1 may meet a token refused as stale, fetched again once.
-        if (await auth.challenged(r.head.headers["www-authenticate"], scopes, authorization)) continue;
+        if (await auth.challenged(r.head.headers["www-authenticate"], scopes, repository, authorization)) continue;
       }
       if (ex.accept(r.head.status)) {
         if (redirectKey && r.head.url.origin !== ep.origin) this.redirects.set(redirectKey, r.head.url);
@@ -189,7 +202,6 @@ export class Session {
       }
       throw statusError(r.head, r.errorBody, ctx);
     }
-    void transport;
   }
 
   /** Sends, following redirects; credentials and endpoint headers only on the endpoint's origin. */

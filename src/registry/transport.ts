@@ -43,29 +43,37 @@ export interface TransportOptions {
 /** Read and dropped: a body nobody wants (redirects, errors past their first bytes). */
 export const discardSink: BodySink = { data() {}, end() {}, tolerant: true };
 
-/** Collects a body up to `limit` bytes; `bytes()` after the end. */
+/** Collects a body up to `limit` bytes; `bytes()` after the end. With `expected` (Content-Length), one buffer, one copy. */
 export class BufferSink implements BodySink {
   private parts: Uint8Array[] = [];
+  private whole: Uint8Array | undefined;
   private length = 0;
-  private done = false;
   readonly tolerant: boolean;
-  constructor(private readonly limit: number, private readonly onTooLarge: (limit: number) => Error, private readonly truncate = false) {
+  constructor(private readonly limit: number, private readonly onTooLarge: (limit: number) => Error, private readonly truncate = false, expected?: number) {
     this.tolerant = truncate;
+    if (expected !== undefined && Number.isSafeInteger(expected) && expected >= 0 && expected <= limit) this.whole = new Uint8Array(expected);
   }
   data(chunk: Uint8Array): boolean | void {
     const room = this.limit - this.length;
+    let piece = chunk;
+    let full = false;
     if (chunk.length > room) {
       if (!this.truncate) throw this.onTooLarge(this.limit);
-      if (room > 0) { this.parts.push(Uint8Array.prototype.slice.call(chunk, 0, room)); this.length += room; }
-      return true;
+      piece = chunk.subarray(0, room);
+      full = true;
     }
-    this.parts.push(Uint8Array.prototype.slice.call(chunk)); // undici reuses nothing, but a Buffer view may pin a larger slab
-    this.length += chunk.length;
+    if (this.whole && this.length + piece.length <= this.whole.length) {
+      this.whole.set(piece, this.length);
+    } else {
+      if (this.whole) { this.parts.push(this.whole.subarray(0, this.length)); this.whole = undefined; } // longer than announced
+      this.parts.push(Uint8Array.prototype.slice.call(piece)); // undici's chunk is only valid during the call
+    }
+    this.length += piece.length;
+    return full || undefined;
   }
-  end(): void {
-    this.done = true;
-  }
+  end(): void {}
   bytes(): Uint8Array {
+    if (this.whole) return this.whole.subarray(0, this.length);
     if (this.parts.length === 1) return this.parts[0];
     const out = new Uint8Array(this.length);
     let at = 0;

@@ -6,6 +6,8 @@ import { createServer, request as httpRequest, Agent, type IncomingMessage, type
 export type Fault =
   | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
   | { kind: "drop-mid-body" }
+  /** The request reaches the registry, the answer never reaches the client. */
+  | { kind: "lose-answer" }
   | { kind: "delay"; ms: number }
   | { kind: "truncate" }
   | { kind: "header"; name: string; rewrite: (value: string | undefined) => string }
@@ -39,7 +41,8 @@ export async function startFaultProxy(upstream: string, opts: { addHeaders?: Rec
   const state = { rules: [] as FaultRule[], seen: [] as SeenRequest[] };
 
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, fault?: Fault) => {
-    const headers = { ...req.headers, ...(opts.addHeaders ?? {}), host: target.host };
+    // The client's Host is kept: the registry builds upload Locations from it, so they point back here.
+    const headers = { ...req.headers, ...(opts.addHeaders ?? {}) };
     if (fault?.kind === "strip-range") delete headers.range;
     const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent }, (ur) => {
       const outHeaders = { ...ur.headers };
@@ -48,6 +51,10 @@ export async function startFaultProxy(upstream: string, opts: { addHeaders?: Rec
       ur.on("data", (c: Buffer) => chunks.push(c));
       ur.on("end", () => {
         const all = Buffer.concat(chunks);
+        if (fault?.kind === "lose-answer") {
+          res.socket?.destroy();
+          return;
+        }
         if (fault?.kind === "drop-mid-body") {
           res.writeHead(ur.statusCode ?? 502, outHeaders);
           res.write(all.subarray(0, all.length >> 1), () => res.socket?.destroy());

@@ -122,6 +122,11 @@ test("a registry without multi-range support: whole body cut short once, then on
     assert.is(hex(again[1]), hex(layer.subarray(60_000, 60_010)));
     const ranged = proxy.seen.filter(isBlobGet).map((r) => r.headers.range);
     assert.equal(ranged.filter((r) => r !== undefined && r !== "" ).slice(-1), ["bytes=20-60009"], "one covering range once multi-range failed");
+    proxy.seen = [];
+    const far = await c2.readBlob(ref, digest, [{ offset: 0, length: 100 }, { offset: 1_900_000, length: 100 }, { offset: 100_000, length: 10 }]);
+    assert.is(hex(far[1]), hex(layer.subarray(1_900_000, 1_900_100)));
+    assert.is(hex(far[2]), hex(layer.subarray(100_000, 100_010)));
+    assert.equal(proxy.seen.filter(isBlobGet).map((r) => r.headers.range).sort(), ["bytes=0-100009", "bytes=1900000-1900099"], "far-apart groups are separate covering ranges");
     const log = await reg.accessLog();
     const whole = log.filter((e) => e.path === `/v2/faults/app/blobs/${digest}` && e.status === 200);
     assert.ok(whole.length >= 1 && whole.every((e) => e.bytes <= layer.length));
@@ -139,6 +144,18 @@ test("blob size: HEAD refused, then a one-byte ranged GET tells the size", async
   const reader = await client.openBlob(ref, digest);
   assert.is(reader.size, layer.length);
   assert.is(hex(await reader.read(layer.length - 10, 10)), hex(layer.subarray(layer.length - 10)));
+});
+
+test("uploads survive a 500 on a PATCH and a lost answer to the final PUT", async () => {
+  const data = randomBytes(200_000);
+  const pushRef = `${proxy.host}/faults/up:v1`;
+  proxy.rules.push({ match: (r) => r.method === "PATCH", fault: { kind: "status", status: 500 } });
+  proxy.rules.push({ match: (r) => r.method === "PUT" && r.path.includes("/blobs/uploads/"), fault: { kind: "lose-answer" } });
+  const up = await client.uploadBlob(pushRef, data, { chunkSize: 64 * 1024 });
+  assert.is(up.how, "uploaded");
+  assert.is(hex(await client.fetchBlob(pushRef, up.digest, { size: data.length })), hex(data));
+  assert.ok(proxy.seen.filter((r) => r.method === "PATCH").length >= 5, "the refused chunk was sent again");
+  assert.is(proxy.seen.filter((r) => r.method === "POST").length, 2, "a fresh upload session after the lost PUT answer");
 });
 
 test("redirect to blob storage: no credentials or registry headers there; the URL is reused until it fails", async () => {
