@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { repoRoot } from "../helpers/paths.js";
-import { loadConfig, DEFAULT_CONFIG_PATH, DEFAULT_ROOT } from "../../src/store/config.js";
+import { loadConfig, DEFAULT_CONFIG_PATH, DEFAULT_ROOT, UNIMPLEMENTED_KEYS } from "../../src/store/config.js";
+import { StoreMetrics } from "../../src/store/metrics.js";
 
 const deploy = join(repoRoot, "deploy");
 let dir = "";
@@ -64,6 +65,19 @@ test("the example config.toml is read without warnings and states exactly the de
   assert.equal(e, dflt);
   // The resolver's default timeout is the registry client's; the example spells it out.
   assert.equal([resolver, noResolver], [{ request_timeout_sec: 30 }, {}]);
+});
+
+test("docs/operators.md lists exactly the metrics the store exports and every key it does not implement", async () => {
+  const doc = await readFile(join(repoRoot, "docs", "operators.md"), "utf8");
+  const exported = [...new StoreMetrics({ cacheBytes: () => 0 }).registry.render().matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+  const documented = [...doc.matchAll(/^\| `([a-z_]+)` \| (counter|gauge|histogram) \|/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+  assert.equal(documented, exported);
+  const table = doc.slice(doc.indexOf("Accepted but without effect"), doc.indexOf("Beyond stargz-store"));
+  for (const key of Object.keys(UNIMPLEMENTED_KEYS)) {
+    const [section, name] = key.includes(".") ? key.split(".") : ["", key];
+    const row = table.split("\n").find((l) => new RegExp(`[\`\\s]${name}\``).test(l) && (section === "" || l.includes(`[${section}]`)));
+    assert.ok(row, `operators.md lists ${key} as not implemented`);
+  }
 });
 
 test.run();
