@@ -147,7 +147,6 @@ export class Transport {
       let head: ResponseHead | undefined;
       let sink: BodySink | undefined;
       let settled = false;
-      let controller: Dispatcher.DispatchController | undefined;
       const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
@@ -159,8 +158,8 @@ export class Transport {
         resolve(head!);
       };
       const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(c) {
-          controller = c;
+        onRequestStart() {
+          // Also called again when undici replays an idempotent request on a fresh connection.
           head = undefined;
           sink = undefined;
         },
@@ -218,7 +217,6 @@ export class Transport {
       } catch (err) {
         fail(err);
       }
-      void controller;
     });
   }
 

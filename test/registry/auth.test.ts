@@ -96,6 +96,14 @@ test("token auth: pull+push scope for pushes, pull for reads, one token per scop
     }
     assert.equal(tokens.requests.slice(pushTokens), [{ method: "GET", user: "alice", scopes: ["repository:private/app:pull"] }], "one pull token for all reads");
 
+    const before = tokens.requests.length;
+    const mounted = await client.uploadBlob(`${tokenReg.host}/private/other:v1`, data, { mountFrom: ["private/app"] });
+    assert.is(mounted.how, "mounted");
+    assert.ok(tokens.requests.slice(before).some((r) => r.scopes.includes("repository:private/other:pull,push") && r.scopes.includes("repository:private/app:pull")),
+      "the mount's token covers the source repository");
+    const [m] = await client.readBlob(`${tokenReg.host}/private/other:v1`, up.digest, [{ offset: 199_000, length: 1000 }]);
+    assert.is(hex(m), hex(data.subarray(199_000)));
+
     const anon = new RegistryClient({ credentials: fixed(undefined) });
     try {
       await rejects(anon.resolveImage(ref), "auth", new RegExp(`registry ${tokenReg.host}, repository private/app, manifest v1: HTTP 401`));

@@ -116,6 +116,18 @@ test("byte ranges: single, several in one multipart request, at the end, empty; 
   await rejects(client.readBlob(ref, digest, [{ offset: size, length: 5 }]), "range", /HTTP 416/);
 });
 
+test("many concurrent reads over a few pooled connections each get their own bytes", async () => {
+  const pooled = new RegistryClient({ connections: 3 });
+  try {
+    const reader = await pooled.openBlob(`${reg.host}/read/oci:v1`, img.layers[0].digest, big.length);
+    const wants = Array.from({ length: 60 }, (_, i) => ({ offset: (i * 52_361) % (big.length - 70_000), length: 1 + ((i * 7919) % 70_000) }));
+    const got = await Promise.all(wants.map((w, i) => (i % 3 === 0 ? reader.readRanges([w, { offset: w.offset + w.length + 10, length: 5 }]).then((r) => r[0]) : reader.read(w.offset, w.length))));
+    wants.forEach((w, i) => assert.is(hex(got[i]), hex(big.subarray(w.offset, w.offset + w.length)), `read ${i}`));
+  } finally {
+    await pooled.close();
+  }
+});
+
 test("BlobReader: size by HEAD, random reads, streaming with the digest checked", async () => {
   const reader = await client.openBlob(`${reg.host}/read/oci:v1`, img.layers[0].digest);
   const source: Source = reader; // plugs into the eStargz reader unchanged
