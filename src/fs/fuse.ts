@@ -1,7 +1,7 @@
 // The FUSE plumbing: fuse-native 2.2.6 (libfuse 2.9 high-level path API) behind async handlers.
 //
 // * fuse-native builds its `-o` string from a fixed list without `use_ino` (without it libfuse replaces
-//   our inode numbers and hardlinks stop sharing one), `suid`, `dev`, `ro` or `negative_timeout`:
+//   our inode numbers and hardlinks stop sharing one), `suid`, `dev` or `negative_timeout`:
 //   `StoreFuse` extends its option builder (one method) instead of forking the package.
 // * Every handler answers through its callback exactly once, on every path: `answer()` below.
 // * fuse-native unmounts through `fusermount`, absent when fuse3 is installed: we unmount with
@@ -78,6 +78,7 @@ export interface MountedFs {
 const EIO = -errnoOf("EIO");
 const ERANGE = -errnoOf("ERANGE");
 const ENODATA = -errnoOf("ENODATA");
+const EROFS = -errnoOf("EROFS");
 
 function toStat(a: Attr): object {
   return {
@@ -86,7 +87,7 @@ function toStat(a: Attr): object {
   };
 }
 
-/** Mounts `handlers` at `mountpoint` read-only, with suid/dev/use_ino, after detaching a stale mount. */
+/** Mounts `handlers` at `mountpoint` (writes EROFS), with suid/dev/use_ino, after detaching a stale mount. */
 export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: MountOptions): Promise<MountedFs> {
   await detachStaleMount(mountpoint);
   const onError = opts.onError ?? (() => {});
@@ -126,16 +127,32 @@ export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: Mo
     rmdir: (p: string, cb: Cb) => answer("rmdir", p, () => handlers.rmdir(p), () => cb(0), cb),
     access: (p: string, mode: number, cb: Cb) => answer("access", p, () => handlers.access(p, mode), () => cb(0), cb),
     statfs: (p: string, cb: Cb) => answer("statfs", p, () => handlers.statfs(p), (s) => cb(0, s), cb),
+    // Read-only: everything that would change the tree is EROFS. (Not the `ro` mount option: with it the
+    // kernel answers open(O_CREAT) itself with EROFS, and the engine's `use` signal never arrives.)
+    write: (_p: string, _fh: number, _b: Buffer, _l: number, _o: number, cb: Cb) => cb(EROFS),
+    truncate: (_p: string, _s: number, cb: Cb) => cb(EROFS),
+    ftruncate: (_p: string, _fh: number, _s: number, cb: Cb) => cb(EROFS),
+    utimens: (_p: string, _a: number, _m: number, cb: Cb) => cb(EROFS),
+    chmod: (_p: string, _m: number, cb: Cb) => cb(EROFS),
+    chown: (_p: string, _u: number, _g: number, cb: Cb) => cb(EROFS),
+    mknod: (_p: string, _m: number, _d: number, cb: Cb) => cb(EROFS),
+    mkdir: (_p: string, _m: number, cb: Cb) => cb(EROFS),
+    unlink: (_p: string, cb: Cb) => cb(EROFS),
+    rename: (_s: string, _d: string, cb: Cb) => cb(EROFS),
+    link: (_s: string, _d: string, cb: Cb) => cb(EROFS),
+    symlink: (_s: string, _d: string, cb: Cb) => cb(EROFS),
+    setxattr: (_p: string, _n: string, _v: Buffer, _pos: number, _f: number, cb: Cb) => cb(EROFS),
+    removexattr: (_p: string, _n: string, cb: Cb) => cb(EROFS),
     // Present so that fuse-native registers the op; the real work is in StoreFuse._op_getxattr.
     getxattr: (_p: string, _n: string, _pos: number, cb: Cb) => cb(ENODATA),
   };
 
   class StoreFuse extends Fuse {
-    // fuse-native's builder plus what it lacks. `ro` makes every write EROFS in the kernel.
+    // fuse-native's builder plus what it lacks.
     override _fuseOptions(): string {
       const base = super._fuseOptions();
       const extra = [
-        "ro", "suid", "dev", "use_ino", "allow_other", "kernel_cache",
+        "suid", "dev", "use_ino", "allow_other", "kernel_cache",
         `negative_timeout=${opts.negativeTimeout}`,
       ];
       // fuse-native skips a timeout of 0; the kernel default for it is 1 s, not 0, so pass it always.

@@ -31,6 +31,8 @@ export interface ChunkStore {
   getMemory(digestHex: string): Uint8Array | undefined;
   get(digestHex: string, size: number, priority: Priority): Promise<Uint8Array | undefined>;
   put(digestHex: string, data: Uint8Array): void;
+  /** Whether the disk part holds the chunk (without reading it): background work skips those. */
+  has?(digestHex: string): Promise<boolean>;
 }
 
 export interface FetcherOptions {
@@ -117,15 +119,24 @@ export class ChunkFetcher {
   }
 
   /** Fetches one blob range [start, end) and verifies every chunk whose member lies inside it. */
-  fetchRange(start: number, end: number, priority: Priority): Promise<void> {
+  async fetchRange(start: number, end: number, priority: Priority): Promise<void> {
     const first = this.map.firstAtOrAfter(start);
-    const cids: number[] = [];
+    let cids: number[] = [];
     for (let c = first; c < this.map.count && this.map.memberEnd[c] <= end; c++) {
       if (!this.inflight.has(c) && !this.cache.getMemory(this.map.digestHex(c))) cids.push(c);
     }
-    if (cids.length === 0) return Promise.resolve();
+    // Chunks already on disk (a restarted store) are not fetched again.
+    const has = this.cache.has;
+    if (has && cids.length) {
+      const onDisk = await Promise.all(cids.map((c) => has.call(this.cache, this.map.digestHex(c)).catch(() => false)));
+      cids = cids.filter((c, i) => !onDisk[i] && !this.inflight.has(c));
+      if (cids.length === 0) return;
+      start = this.map.memberStart[cids[0]];
+      end = Math.max(...cids.map((c) => this.map.memberEnd[c]));
+    }
+    if (cids.length === 0) return;
     const pending = this.issue([{ start, end, cids }], priority);
-    return Promise.all([...pending.values()]).then(() => undefined);
+    await Promise.all([...pending.values()]);
   }
 
   // Plans requests for `cids` (none in flight or cached), registers them as in flight, and returns

@@ -28,7 +28,7 @@ export interface StoreDeps {
   /** Manifest (for this platform) and config of `ref`; digests verified by the registry client. */
   resolve(ref: string): Promise<ImageLayer[]>;
   /** Random access to a layer blob of `ref`. */
-  blobSource(ref: string, layer: ImageLayer): RangeSource;
+  blobSource(ref: string, layer: ImageLayer): Promise<RangeSource>;
   /** Footer, TOC member, TOC digest check (when `tocDigest` is given), index. */
   openToc(source: RangeSource, tocDigest: string | undefined, name: string): Promise<{ index: LayerIndex; tocOffset: number }>;
   verify: VerifyChunk;
@@ -176,7 +176,7 @@ export class LayerStore implements LayerSource {
     entry.promise = (async () => {
       const release = await this.opens.acquire();
       try {
-        const source = this.deps.blobSource(ref, desc);
+        const source = await this.deps.blobSource(ref, desc);
         const { index, tocOffset } = await this.deps.openToc(source, tocDigest, desc.digest);
         const sizeNote = desc.annotations?.[UNCOMPRESSED_SIZE_ANNOTATION];
         const uncompressedSize = sizeNote !== undefined && /^\d+$/.test(sizeNote) ? Number(sizeNote) : undefined;

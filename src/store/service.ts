@@ -1,0 +1,157 @@
+// Puts the store together from a `StoreConfig`: registry client, chunk cache under `<root>/cache`,
+// TOC reader, verification off the main thread, the layer store, the ALS file system and its mount.
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { AlsFs } from "../fs/als.js";
+import { detachStaleMount, mountFs, type MountedFs } from "../fs/fuse.js";
+import { FsError } from "../fs/errno.js";
+import { EStargzReader } from "../estargz/reader.js";
+import { readerDeps } from "../estargz/deps.js";
+import type { Source } from "../estargz/source.js";
+import { RegistryClient } from "../registry/index.js";
+import { ChunkCache, DiskChunks } from "../cache/index.js";
+import type { Logger } from "../util/log.js";
+import type { StoreConfig } from "./config.js";
+import type { StoreMetrics } from "./metrics.js";
+import { LayerStore, type ImageLayer } from "./store.js";
+import type { LayerIndex } from "./layer.js";
+import type { RangeSource, VerifyChunk } from "./fetcher.js";
+import { verifyChunkOffThread } from "./verify.js";
+
+export interface RunningStore {
+  store: LayerStore;
+  mount: MountedFs;
+  cache: ChunkCache;
+  /** Unmounts, stops background work, closes connections. */
+  close(): Promise<void>;
+}
+
+/** Mounts the store at `cfg.mountpoint`. */
+export async function startStore(cfg: StoreConfig, log: Logger, metrics?: StoreMetrics): Promise<RunningStore> {
+  await mkdir(cfg.root, { recursive: true });
+  const poolDir = join(cfg.root, "pool");
+  await mkdir(poolDir, { recursive: true });
+  await detachStaleMount(cfg.mountpoint); // before anything touches it: a dead mount answers ENOTCONN
+  await mkdir(cfg.mountpoint, { recursive: true });
+  const b = cfg.blob;
+  const registry = new RegistryClient({
+    resolver: cfg.resolver,
+    blob: {
+      max_retries: b.maxRetries, min_wait_msec: b.minWaitMsec, max_wait_msec: b.maxWaitMsec,
+      fetching_timeout_sec: b.fetchingTimeoutSec, force_single_range_mode: b.forceSingleRangeMode,
+    },
+  });
+  const cacheDir = cfg.diskCache ? join(cfg.root, "cache") : undefined;
+  // The disk part's layout, for cheap "is it there" checks of the background fetch (no read, no hash).
+  const disk = cacheDir ? await DiskChunks.open(cacheDir) : undefined;
+  const opened = await ChunkCache.open({
+    dir: cacheDir,
+    memoryBytes: cfg.memoryCacheBytes,
+    log: log.child({ component: "cache" }),
+    events: metrics?.cacheEvents,
+  });
+  const cache = Object.assign(opened, { has: disk ? (hex: string) => disk.exists(hex) : undefined });
+  const deps = readerDeps();
+  const verify: VerifyChunk = metrics
+    ? (member, inner, size, digest, priority) => {
+      const t0 = process.hrtime.bigint();
+      return verifyChunkOffThread(member, inner, size, digest, priority).then(
+        (d) => { metrics.verifyDone(t0, true); return d; },
+        (e: Error) => { metrics.verifyDone(t0, false); throw e; },
+      );
+    }
+    : verifyChunkOffThread;
+
+  const store = new LayerStore({
+    async resolve(ref: string): Promise<ImageLayer[]> {
+      const img = await registry.resolveImage(ref);
+      const rootfs = img.config.rootfs as { diff_ids?: unknown } | undefined;
+      const diffIds = Array.isArray(rootfs?.diff_ids) ? rootfs.diff_ids as string[] : [];
+      if (diffIds.length !== img.layers.length) {
+        throw new Error(`config of ${ref} lists ${diffIds.length} diff_ids for ${img.layers.length} layers`);
+      }
+      return img.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, annotations: l.annotations, diffId: diffIds[i] }));
+    },
+    async blobSource(ref: string, layer: ImageLayer): Promise<RangeSource> {
+      const reader = await registry.openBlob(ref, layer.digest, layer.size);
+      if (!metrics) return reader;
+      // Count range requests and their bytes for the metrics.
+      const timed = <T extends Uint8Array | Uint8Array[]>(p: Promise<T>, t0: bigint): Promise<T> => p.then(
+        (r) => { metrics.fetchDone("high", t0, Array.isArray(r) ? r.reduce((s, x) => s + x.length, 0) : r.length); return r; },
+        (e: Error) => { metrics.fetchDone("high", t0, 0, true); throw e; },
+      );
+      return {
+        size: reader.size,
+        read: (offset, length) => timed(reader.read(offset, length), process.hrtime.bigint()),
+        readRanges: (ranges) => timed(reader.readRanges(ranges), process.hrtime.bigint()),
+      };
+    },
+    async openToc(source: RangeSource, tocDigest: string | undefined, name: string) {
+      const src: Source = { size: source.size, read: (o, l) => source.read(o, l), name };
+      const reader = await EStargzReader.open(src, deps, { tocDigest, allowUnverifiedToc: cfg.allowNoVerification });
+      const index: LayerIndex = reader.index;
+      return { index, tocOffset: reader.footer.tocOffset };
+    },
+    verify,
+    cache,
+    log,
+  }, {
+    poolDir,
+    chunkSize: cfg.blob.chunkSize,
+    prefetchSize: cfg.prefetchSize,
+    prefetchTimeoutMs: cfg.prefetchTimeoutSec * 1000,
+    noPrefetch: cfg.noprefetch,
+    noBackgroundFetch: cfg.noBackgroundFetch,
+    maxConcurrency: cfg.maxConcurrency,
+    allowNoVerification: cfg.allowNoVerification,
+    resolveTtlMs: cfg.resolveResultEntryTtlSec * 1000,
+    idleDropMs: Number(process.env.ESGZ_IDLE_DROP_MS ?? 5 * 60_000),
+  });
+
+  const fs = new AlsFs(store, {
+    onReadError: (path, err) => log.warn("read failed", { path, error: (err as Error).message }),
+  });
+  // A lookup may resolve an image and open a layer (several registry round trips, retries included):
+  // FUSE must not give up before the registry client does.
+  const opTimeoutMs = Math.max(cfg.blob.fetchingTimeoutSec, cfg.resolver.request_timeout_sec ?? 30) * 1000 + 30_000;
+  const mount = await mountFs(cfg.mountpoint, metrics ? instrument(fs, metrics) : fs, {
+    entryTimeout: cfg.fuse.entryTimeout,
+    attrTimeout: cfg.fuse.attrTimeout,
+    negativeTimeout: cfg.fuse.entryTimeout,
+    opTimeoutMs,
+    debug: cfg.debug,
+    onError: (op, path, err) => log.error("FUSE handler failed", { op, path, error: (err as Error).message }),
+  });
+  return {
+    store, mount, cache,
+    async close() {
+      await mount.unmount().catch((e: Error) => log.warn("unmount failed", { error: e.message }));
+      store.close();
+      await cache.close().catch(() => {});
+      await registry.close().catch(() => {});
+    },
+  };
+}
+
+// Wraps every handler to record its latency and errno in the metrics.
+function instrument(fs: AlsFs, metrics: StoreMetrics): AlsFs {
+  return new Proxy(fs, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== "function" || prop === "constructor") return v;
+      const op = String(prop);
+      return (...args: unknown[]) => {
+        const t0 = process.hrtime.bigint();
+        const fail = (e: unknown) => { metrics.fuseDone(op, t0, e instanceof FsError ? e.code : "EIO"); throw e; };
+        try {
+          const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+          if (r instanceof Promise) return r.then((x) => { metrics.fuseDone(op, t0); return x; }, fail);
+          metrics.fuseDone(op, t0);
+          return r;
+        } catch (e) {
+          return fail(e);
+        }
+      };
+    },
+  });
+}
