@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parseLevel, type Level } from "../util/log.js";
+import type { ResolverConfig, HostConfig, MirrorConfig } from "../registry/hosts.js";
 
 export const DEFAULT_CONFIG_PATH = "/etc/stargz-store/config.toml";
 export const DEFAULT_ROOT = "/var/lib/stargz-store";
@@ -26,27 +27,8 @@ export class ConfigError extends Error {
   }
 }
 
-/** One `[[resolver.host."NAME".mirrors]]` entry (the registry client's `MirrorConfig`). */
-export interface MirrorConfig {
-  host: string;
-  insecure?: boolean;
-  request_timeout_sec?: number;
-  header?: Record<string, string | string[]>;
-}
-
-/** `[resolver.host."NAME"]` (the registry client's `HostConfig`). */
-export interface HostConfig {
-  mirrors?: MirrorConfig[];
-  insecure?: boolean;
-  request_timeout_sec?: number;
-  header?: Record<string, string | string[]>;
-}
-
-/** The `[resolver]` section, in the shape `src/registry/hosts.ts` takes (`ResolverConfig`). */
-export interface ResolverConfig {
-  request_timeout_sec?: number;
-  host?: Record<string, HostConfig>;
-}
+// The `[resolver]` section is produced in the registry client's own shape and passed to it unchanged.
+export type { ResolverConfig, HostConfig, MirrorConfig } from "../registry/hosts.js";
 
 export interface BlobConfig {
   chunkSize: number;

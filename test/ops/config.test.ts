@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { endpointsFor } from "../../src/registry/hosts.js";
 import { loadConfig, ConfigError, DEFAULT_CONFIG_PATH, UNIMPLEMENTED_KEYS, usageText, type StoreConfig } from "../../src/store/config.js";
 
 let dir = "";
@@ -217,6 +218,28 @@ test("resolver timeouts: 0 = default, negative (no timeout in stargz-store) anno
   const c = await withFile('[resolver]\nrequest_timeout_sec = 0\n[[resolver.host."h".mirrors]]\nhost = "m"\nrequest_timeout_sec = -1\n');
   assert.equal(c.resolver, { host: { h: { mirrors: [{ host: "m" }] } } });
   assert.match(c.unimplemented.join("\n"), /request_timeout_sec = -1: "no timeout" is not supported/);
+});
+
+test("the [resolver] section is what the registry client consumes: mirrors in order, then the host", async () => {
+  const c = await withFile(`
+[resolver]
+request_timeout_sec = 12
+[[resolver.host."registry.example.com".mirrors]]
+host = "mirror.local:5000"
+insecure = true
+request_timeout_sec = 3
+header = { "x-team" = ["a", "b"] }
+[[resolver.host."registry.example.com".mirrors]]
+host = "127.0.0.1:5001"
+`);
+  const eps = endpointsFor("registry.example.com", c.resolver);
+  assert.equal(eps.map((e) => [e.origin, e.mirror, e.timeoutMs]), [
+    ["http://mirror.local:5000", true, 3000],
+    ["http://127.0.0.1:5001", true, 12000],
+    ["https://registry.example.com", false, 12000],
+  ]);
+  assert.is(eps[0].headers["x-team"], "a, b");
+  assert.equal(endpointsFor("other.example", c.resolver).map((e) => e.origin), ["https://other.example"]);
 });
 
 test.run();
