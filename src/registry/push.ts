@@ -20,6 +20,7 @@ export interface UploadOptions {
 
 export interface UploadResult {
   digest: string;
+  /** Bytes uploaded or held; -1 for a stream that was never read (it existed or was mounted). */
   size: number;
   /** How the registry came to hold it. */
   how: "existed" | "mounted" | "uploaded";
@@ -112,13 +113,24 @@ async function* rechunk(src: AsyncIterable<Uint8Array>, size: number): AsyncGene
   if (fill) yield buf.subarray(0, fill);
 }
 
+/** Ends a stream that will not be read (a file ReadStream holds its descriptor until then). */
+async function release(data: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
+  if (data instanceof Uint8Array) return;
+  const destroy = (data as { destroy?: () => void }).destroy;
+  if (typeof destroy === "function") destroy.call(data);
+  else await data[Symbol.asyncIterator]().return?.();
+}
+
 /** Uploads a blob unless the repository has it; bytes in memory or streamed (digest computed en route). */
 export async function uploadBlob(session: Session, ref: Reference, data: Uint8Array | AsyncIterable<Uint8Array>, opts: UploadOptions = {}): Promise<UploadResult> {
   const chunkSize = opts.chunkSize ?? 16 << 20;
   const inMemory = data instanceof Uint8Array;
   const digest = inMemory ? digestOf(data) : opts.digest;
   if (inMemory && opts.digest && opts.digest !== digest) throw new RegistryError("digest", `upload of ${opts.digest}: the bytes hash to ${digest}`, { registry: ref.registry, repository: ref.repository });
-  if (digest && (await blobExists(session, ref, digest))) return { digest, size: inMemory ? data.length : -1, how: "existed" };
+  if (digest && (await blobExists(session, ref, digest))) {
+    await release(data);
+    return { digest, size: inMemory ? data.length : -1, how: "existed" };
+  }
 
   // An upload session can die half-way (registry restart, 5xx on a PATCH): bytes in memory are sent
   // again from a fresh session; a stream cannot be replayed, so its first failure is final.
@@ -139,7 +151,10 @@ async function uploadOnce(session: Session, ref: Reference, data: Uint8Array | A
   for (const from of digest ? opts.mountFrom ?? [] : []) {
     if (from === ref.repository) continue;
     const r = await startUpload(session, ref, digest, from);
-    if (r.mounted) return { digest: digest!, size: inMemory ? data.length : -1, how: "mounted" };
+    if (r.mounted) {
+      await release(data);
+      return { digest: digest!, size: inMemory ? data.length : -1, how: "mounted" };
+    }
     url = r.url; // mount refused: the registry opened an ordinary upload instead
     break;
   }

@@ -198,6 +198,14 @@ test("push: monolithic, chunked, streamed, existing skipped, cross-repository mo
   const streamed = await client.uploadBlob(ref, gen(), { chunkSize: 50_000 });
   assert.equal(streamed, { digest: sha256Digest(c), size: c.length, how: "uploaded" });
 
+  // A stream that turns out not to be needed is ended, not left holding its resources.
+  let ended = false;
+  async function* never() { try { yield c; } finally { ended = true; } }
+  const it = never();
+  await it.next(); // started, so that return() runs its finally
+  assert.equal(await client.uploadBlob(ref, it, { digest: streamed.digest }), { digest: streamed.digest, size: -1, how: "existed" });
+  assert.ok(ended, "the unread stream was ended");
+
   const mounted = await client.uploadBlob(`${reg.host}/push/other:v1`, big, { mountFrom: ["read/oci"] });
   assert.is(mounted.how, "mounted");
 
