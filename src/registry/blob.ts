@@ -38,7 +38,8 @@ export async function blobSize(session: Session, ref: Reference, digest: string)
     const len = num(head.headers["content-length"]);
     if (Number.isSafeInteger(len) && len >= 0) return len;
   } catch (err) {
-    if (!(err instanceof RegistryError) || err.code === "not-found" || err.code === "auth") throw err;
+    // Blob storage often refuses HEAD on a URL signed for GET (403): ask with a ranged GET instead.
+    if (!(err instanceof RegistryError) || err.code === "not-found") throw err;
   }
   let total: number | undefined;
   await session.perform(target, { method: "GET", path: blobPath(ref, digest), headers: { range: "bytes=0-0" }, accept: (s) => s === 206 || s === 200, followRedirects: true }, (h) => {

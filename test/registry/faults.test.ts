@@ -182,4 +182,11 @@ test("redirect to blob storage: no credentials or registry headers there; the UR
   assert.ok(storage.seen.every((r) => r.headers.authorization === undefined));
 });
 
+test("blob size through a redirect to storage that refuses HEAD", async () => {
+  proxy.rules.push({ match: (r) => r.path.includes("/blobs/sha256:"), fault: { kind: "redirect", location: (p) => `${storage.url}${p}` }, times: 100 });
+  storage.rules.push({ match: (r) => r.method === "HEAD", fault: { kind: "status", status: 403 }, times: 100 });
+  assert.is(await client.blobSize(ref, digest), layer.length);
+  assert.equal(storage.seen.map((r) => [r.method, r.headers.range ?? null, r.headers.authorization ?? null]), [["HEAD", null, null], ["GET", "bytes=0-0", null]]);
+});
+
 test.run();
