@@ -89,7 +89,7 @@ export class LowerDir {
     const isDev = type === T.char || type === T.block;
     return {
       ino, mode: (S_IF[type] ?? 0) | (ix.mode(id) & 0o7777), nlink: ix.nlink(id), uid: ix.uid(id), gid: ix.gid(id),
-      size: type === T.reg ? ix.size(id) : type === T.symlink ? Buffer.byteLength(ix.linkName(id)) : 0,
+      size: type === T.reg ? ix.size(id) : type === T.symlink ? Buffer.byteLength(ix.linkName(id)) : type === T.dir ? 4096 : 0,
       rdev: isDev ? makedev(ix.devMajor(id), ix.devMinor(id)) : 0, mtime,
     };
   }
