@@ -24,15 +24,19 @@ export interface ChunkRef {
 }
 
 /**
- * Inflates `member` (compressed bytes starting at a member's gzip header) and returns exactly the
- * `size` bytes at `innerOffset` of its output, after checking their sha256 against `digest`; rejects
- * with an error naming what failed (inflate error, member too short, digest mismatch).
+ * Inflates `member` (compressed bytes starting at a member's gzip header), checks the sha256 of the
+ * `size` bytes at `innerOffset` of its output against `digest`, and calls `use` with exactly those
+ * bytes before resolving — `use` may be given a view that is only valid during the call (a view of
+ * Wasm memory), so it copies what it keeps. Rejects with an error naming what failed (inflate
+ * error, member too short, digest mismatch); `use` is then never called.
  */
-export type VerifyChunk = (member: Uint8Array, innerOffset: number, size: number, digest: Uint8Array) => Promise<Uint8Array>;
+export type VerifyChunk = (
+  member: Uint8Array, innerOffset: number, size: number, digest: Uint8Array, use: (bytes: Uint8Array) => void,
+) => Promise<void>;
 
-/** Verified bytes of each chunk asked for, in the same order. */
+/** Verified chunks, handed to `use(i, bytes)` (index into `chunks`; `bytes` valid only during the call). */
 export interface ChunkProvider {
-  getChunks(chunks: ChunkRef[]): Promise<Uint8Array[]>;
+  withChunks(chunks: ChunkRef[], use: (i: number, bytes: Uint8Array) => void): Promise<void>;
 }
 
 /**
@@ -94,25 +98,26 @@ export class SourceChunkProvider implements ChunkProvider {
     private readonly opts: ReadPlanOptions = {},
   ) {}
 
-  async getChunks(chunks: ChunkRef[]): Promise<Uint8Array[]> {
-    const out = new Array<Uint8Array>(chunks.length);
+  async withChunks(chunks: ChunkRef[], use: (i: number, bytes: Uint8Array) => void): Promise<void> {
     const reads = planReads(chunks, this.source.size, this.opts);
     await Promise.all(reads.map(async (r) => {
       const bytes = await this.source.read(r.offset, r.length);
       await Promise.all(r.members.flatMap((m) => m.chunks.map(async (i) => {
         const c = chunks[i];
         // each verification gets its own copy: a pool transfers (detaches) what it is given
-        const member = bytes.slice(m.start - r.offset, m.end - r.offset);
+        const member = r.members.length === 1 && m.chunks.length === 1 && m.start === r.offset && m.end === r.offset + r.length
+          ? bytes
+          : bytes.slice(m.start - r.offset, m.end - r.offset);
         try {
-          const data = await this.verify(member, c.innerOffset, c.size, c.digest);
-          if (data.length !== c.size) throw new Error(`verifier returned ${data.length} bytes, expected ${c.size}`);
-          out[i] = data;
+          await this.verify(member, c.innerOffset, c.size, c.digest, (data) => {
+            if (data.length !== c.size) throw new Error(`verifier returned ${data.length} bytes, expected ${c.size}`);
+            use(i, data);
+          });
         } catch (err) {
           if (err instanceof EStargzError) throw err;
           throw new EStargzError("chunk", `${c.file} @${c.chunkOffset} (member at blob offset ${c.memberOffset}): ${(err as Error).message}`, this.source.name);
         }
       })));
     }));
-    return out;
   }
 }

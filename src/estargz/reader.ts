@@ -190,17 +190,14 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
     if (offset >= size) return new Uint8Array(0);
     const n = Math.min(length, size - offset);
     const refs = this.chunkRefs(id, offset, n);
-    const data = await this.chunks.getChunks(refs);
-    let out: Uint8Array;
-    if (refs.length === 1 && offset === refs[0].fileStart && n === refs[0].size) out = data[0];
-    else {
-      out = new Uint8Array(n);
-      refs.forEach((r, i) => {
-        const from = Math.max(offset, r.fileStart);
-        const to = Math.min(offset + n, r.fileStart + r.size);
-        out.set(data[i].subarray(from - r.fileStart, to - r.fileStart), from - offset);
-      });
-    }
+    const out = new Uint8Array(n);
+    // only the requested part of each verified chunk is copied out
+    await this.chunks.withChunks(refs, (i, data) => {
+      const r = refs[i];
+      const from = Math.max(offset, r.fileStart);
+      const to = Math.min(offset + n, r.fileStart + r.size);
+      out.set(data.subarray(from - r.fileStart, to - r.fileStart), from - offset);
+    });
     if (offset === 0 && n === size) {
       const want = this.index.digest(id);
       const got = createHash("sha256").update(out).digest();
