@@ -43,6 +43,8 @@ export interface LayerLog {
 }
 
 const BLOB_WINDOW = 1 << 20;
+/** Out-of-order blob reads kept for the sequential digest check, at most. */
+const BLOB_EARLY_LIMIT = 16 << 20;
 const BACKGROUND_WINDOW = 4 << 20;
 
 export class Layer {
@@ -158,35 +160,63 @@ export class Layer {
     return end - offset;
   }
 
-  /** The blob's bytes at any offset; a read sequence from 0 to the end is checked against the digest. */
+  /**
+   * The blob's bytes at any offset. Reads that together cover the blob from 0 to the end are hashed in
+   * order (the kernel's readahead may answer them out of order: later pieces wait, bounded) and checked
+   * against the layer digest; a mismatch fails the read that completes the hash, and every later read.
+   */
   openBlob(): BlobHandle {
     const hash = createHash("sha256");
     let next = 0;
-    let window: { start: number; data: Uint8Array } | undefined;
+    const early = new Map<number, Uint8Array>();
+    let earlyBytes = 0;
+    let tracking = true;
+    const windows: Array<{ start: number; end: number; data: Promise<Uint8Array> }> = [];
     const size = this.facts.size;
     const expected = this.facts.digest;
+    const feed = (offset: number, bytes: Uint8Array) => {
+      if (!tracking || offset + bytes.length <= next) return;
+      if (offset > next) {
+        if (earlyBytes + bytes.length > BLOB_EARLY_LIMIT) { tracking = false; early.clear(); return; }
+        early.set(offset, bytes.slice());
+        earlyBytes += bytes.length;
+        return;
+      }
+      hash.update(bytes.subarray(next - offset));
+      next = offset + bytes.length;
+      for (let e = early.get(next); e; e = early.get(next)) {
+        early.delete(next);
+        earlyBytes -= e.length;
+        hash.update(e);
+        next += e.length;
+      }
+      if (next === size) {
+        tracking = false;
+        const actual = `sha256:${hash.digest("hex")}`;
+        if (actual !== expected) {
+          this.failure = `blob of layer ${expected} hashes to ${actual}: the registry served different bytes`;
+          this.log.warn("layer blob digest mismatch; the layer now answers EIO", { layer: expected, actual });
+          throw new FsError("EIO", this.failure);
+        }
+      }
+    };
     return {
       read: async (into, offset, length) => {
         if (this.failure) throw new FsError("EIO", this.failure);
         if (offset >= size || length <= 0) return 0;
         const end = Math.min(size, offset + length);
-        if (!window || offset < window.start || end > window.start + window.data.length) {
+        // Concurrent readahead requests share the window being fetched that covers them.
+        let w = windows.find((x) => offset >= x.start && end <= x.end);
+        if (!w) {
           const wEnd = Math.min(size, Math.max(end, offset + BLOB_WINDOW));
-          window = { start: offset, data: await this.source.read(offset, wEnd - offset) };
+          w = { start: offset, end: wEnd, data: this.source.read(offset, wEnd - offset) };
+          windows.push(w);
+          if (windows.length > 4) windows.shift();
+          w.data.catch(() => { const i = windows.indexOf(w!); if (i >= 0) windows.splice(i, 1); });
         }
-        const bytes = window.data.subarray(offset - window.start, end - window.start);
-        if (offset === next) {
-          hash.update(bytes);
-          next = end;
-          if (next === size) {
-            const actual = `sha256:${hash.digest("hex")}`;
-            if (actual !== expected) {
-              this.failure = `blob of layer ${expected} hashes to ${actual}: the registry served different bytes`;
-              this.log.warn("layer blob digest mismatch; the layer now answers EIO", { layer: expected, actual });
-              throw new FsError("EIO", this.failure);
-            }
-          }
-        }
+        const data = await w.data;
+        const bytes = data.subarray(offset - w.start, end - w.start);
+        feed(offset, bytes);
         into.set(bytes);
         return bytes.length;
       },

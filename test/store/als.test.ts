@@ -9,7 +9,11 @@ import { join } from "node:path";
 import { fixturesDir } from "../helpers/paths.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { cleanupMount, run, startStore, tempDir, type StoreProcess } from "../helpers/fuse.js";
-import { pushEStargzImage, pushGzipImage, refDir, type PushedEStargz } from "../helpers/podman.js";
+import { estargzOf, pushEStargzImage, pushGzipImage, refDir, TOC_DIGEST, type PushedEStargz } from "../helpers/podman.js";
+import { pushImage } from "../helpers/registry.js";
+import { EStargzReader } from "../../src/estargz/reader.js";
+import { readerDeps } from "../../src/estargz/deps.js";
+import { MemorySource } from "../../src/estargz/source.js";
 import { rejects } from "../helpers/assert.js";
 
 const TREE = join(fixturesDir, "tree.tar");
@@ -193,6 +197,49 @@ test("a killed store leaves a stale mount; the restarted store cleans it and ser
   const after = await blobGets(img.layers[0].digest);
   // the TOC is read again (footer + TOC member, one tail read); no chunk is fetched again
   assert.ok(after.length - before <= 1, `at most the tail read after restart, got ${after.length - before} GETs`);
+});
+
+test("a lying registry: a TOC that is not the annotated one is ENOENT, a corrupt chunk is EIO, the rest keeps working", async () => {
+  const tar = join(work, "tree.tar");
+  // (1) the manifest's TOC digest annotation does not match the blob's TOC
+  const lie = await estargzOf(tar, 96 << 10);
+  const lying = await pushImage(reg, "test/lie", "v1", {
+    layers: [{ data: lie.blob, annotations: { [TOC_DIGEST]: "sha256:" + "1".repeat(64) } }],
+    config: { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [lie.facts.diffId] } },
+  });
+  await rejects(() => stat(join(mnt, refDir(lying.ref), lying.layers[0].digest)), /ENOENT/);
+  // (2) the registry serves a blob whose chunk bytes were changed after the push
+  const bad = await pushEStargzImage(reg, "test/corrupt", "v1", [tar], { chunkSize: 128 << 10 });
+  const digest = bad.layers[0].digest;
+  const reader = await EStargzReader.open(new MemorySource(bad.blobs[0]), readerDeps(), { tocDigest: bad.facts[0].tocDigest });
+  const id = reader.index.lookup("data/big.bin");
+  const at = reader.index.chunkMemberOffset(id, 2) + 100;
+  const file = join(reg.dataDir, "docker/registry/v2/blobs/sha256", digest.slice(7, 9), digest.slice(7), "data");
+  const fh = await open(file, "r+");
+  try {
+    const b = Buffer.alloc(16);
+    await fh.read(b, 0, 16, at);
+    for (let i = 0; i < 16; i++) b[i] ^= 0x5a;
+    await fh.write(b, 0, 16, at);
+  } finally {
+    await fh.close();
+  }
+  const dir = join(mnt, refDir(bad.ref), digest);
+  await rejects(() => readFile(join(dir, "diff", "data/big.bin")), /EIO/);
+  assert.is(sha(await readFile(join(dir, "diff", "etc/config"))), sha(await readFile(join(ref, "etc/config"))));
+  const fd = await open(join(dir, "diff", "data/big.bin"));
+  try {
+    const first = Buffer.alloc(65536);
+    await fd.read(first, 0, first.length, 0); // chunk 0 is intact and served
+    assert.ok(first.equals((await readFile(join(ref, "data/big.bin"))).subarray(0, 65536)));
+  } finally {
+    await fd.close();
+  }
+  // the blob, read whole, does not hash to its digest: the last read fails
+  await rejects(() => readFile(join(dir, "blob")), /EIO/);
+  // other layers are unaffected
+  assert.is(sha(await readFile(join(layerDir(), "diff", "data/big.bin"))), sha(await readFile(join(ref, "data/big.bin"))));
+  assert.match(store.logs(), /chunk digest mismatch|inflate/);
 });
 
 test.run();
