@@ -6,9 +6,9 @@ import { parseFooter } from "../estargz/footer.js";
 import { CheckBook, type LayerKind, type LayerReport } from "./checks.js";
 import type { MemberBoundary } from "./members.js";
 import { checkFooterPlacement, checkOffsets } from "./offsets.js";
-import { runPass, warmInflateWorker } from "./pass.js";
+import { runPass, warmInflateWorker, type PassResult } from "./pass.js";
 import { readTail, type Tail } from "./tail.js";
-import { checkStream } from "./tar-check.js";
+import { checkStream, type StreamFacts } from "./tar-check.js";
 import { isGzipMediaType, type LayerBlob, type LayerTarget } from "./target.js";
 
 export interface LayerOptions {
@@ -50,17 +50,30 @@ async function check(blob: LayerBlob, target: LayerTarget, book: CheckBook, repo
     return;
   }
 
-  warmInflateWorker(); // starts while the tail is read
-  const tail = await readTail(blob);
+  // The tail (footer, TOC) is read while the pass starts: the decompressed stream waits, bounded, in
+  // the worker until the TOC is there to check it against.
+  warmInflateWorker();
+  const tailRead = readTail(blob);
+  tailRead.catch(() => {}); // rethrown below
   try {
-    await checkWithTail(blob, tail, target, book, report, progress);
+    const pass = await runPass(blob, async (stream, gzipFailed) => {
+      let tail: Tail;
+      try {
+        tail = await tailRead;
+      } catch {
+        for await (const _ of stream); // keep the worker going; the error is reported after the pass
+        return undefined;
+      }
+      return checkStream(stream, tail.toc, book, gzipFailed);
+    }, progress);
+    await checkWithTail(blob, await tailRead, pass, target, book, report);
   } finally {
-    tail.toc?.dispose(); // the index lives in Wasm memory
+    await tailRead.then((t) => t.toc?.dispose(), () => {}); // the index lives in Wasm memory
   }
 }
 
 async function checkWithTail(
-  blob: LayerBlob, tail: Tail, target: LayerTarget, book: CheckBook, report: LayerReport, progress: (n: number) => void,
+  blob: LayerBlob, tail: Tail, pass: PassResult<StreamFacts | undefined>, target: LayerTarget, book: CheckBook, report: LayerReport,
 ): Promise<void> {
   const ex = target.expect;
   const estargz = tail.footer !== undefined || ex.tocDigest !== undefined;
@@ -72,12 +85,11 @@ async function checkWithTail(
   }
 
   const toc = tail.toc;
-  const pass = await runPass(blob, (stream, gzipFailed) => checkStream(stream, toc, book, gzipFailed), progress);
   if (pass.ioError) {
     report.ioError = pass.ioError;
     return;
   }
-  const facts = pass.consumed;
+  const facts = pass.consumed!;
   checkDigest(pass.digest!, pass.bytesRead, blob.size, target, book, report);
   report.actual.members = pass.members.length;
 
