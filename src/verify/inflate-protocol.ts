@@ -18,4 +18,4 @@ export type FromInflater =
   | { type: "out"; pass: number; bytes: Uint8Array; members: MemberBoundary[] }
   | { type: "consumed"; pass: number; n: number }
   | { type: "error"; pass: number; message: string; position: number }
-  | { type: "done"; pass: number };
+  | { type: "done"; pass: number; diffId: string; size: number };

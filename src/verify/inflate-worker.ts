@@ -1,7 +1,9 @@
 // Worker thread: inflates a blob's bytes as they are read (with its own Wasm core) and sends back the
-// decompressed stream in ~1 MiB batches plus every member boundary. One pass at a time; the worker is
+// decompressed stream in ~1 MiB batches plus every member boundary, and hashes it (the diffID) here,
+// which balances the work: the main thread hashes the blob, the chunks and walks the tar. One pass at a time; the worker is
 // reused for the next layer. Output is bounded: while the main thread has more than OUTPUT_LIMIT bytes
 // unprocessed this thread waits (Atomics), so a decompression bomb cannot fill memory.
+import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { BlobInflater, GzipFailure, type MemberBoundary } from "./members.js";
 import { BATCH, OUTPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
@@ -14,6 +16,8 @@ let failed = false;
 let batch = new Uint8Array(BATCH);
 let fill = 0;
 let members: MemberBoundary[] = [];
+let diff: Hash = createHash("sha256");
+let size = 0;
 
 function post(msg: FromInflater, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
@@ -32,6 +36,8 @@ function flush(): void {
 
 const sink = {
   output(view: Uint8Array): void {
+    diff.update(view);
+    size += view.length;
     for (let o = 0; o < view.length; ) {
       const n = Math.min(view.length - o, BATCH - fill);
       batch.set(view.subarray(o, o + n), fill);
@@ -52,6 +58,8 @@ port.on("message", (msg: ToInflater) => {
     pending = new Int32Array(msg.pending);
     inflater = new BlobInflater(sink, msg.start);
     failed = false;
+    diff = createHash("sha256");
+    size = 0;
     fill = 0;
     members = [];
     return;
@@ -63,7 +71,7 @@ port.on("message", (msg: ToInflater) => {
     else {
       inflater!.end();
       flush();
-      post({ type: "done", pass });
+      post({ type: "done", pass, diffId: "sha256:" + diff.digest("hex"), size });
     }
   } catch (err) {
     failed = true;

@@ -102,10 +102,11 @@ async function checkWithTail(
   }
   book.pass("gzip", `${pass.members.length} members, CRC-32 and ISIZE of each`);
 
-  report.actual.diffId = facts.diffId;
-  report.actual.uncompressedSize = facts.size;
-  compare(book, "diffId", ex.diffId, facts.diffId, "no diffID given", "the decompressed stream's sha256 differs from the diffID");
-  compare(book, "size", ex.uncompressedSize, facts.size, "no uncompressed size given", "the decompressed size differs from the uncompressed-size annotation");
+  const diffId = pass.diffId!, size = pass.uncompressedSize!;
+  report.actual.diffId = diffId;
+  report.actual.uncompressedSize = size;
+  compare(book, "diffId", ex.diffId, diffId, "no diffID given", "the decompressed stream's sha256 differs from the diffID");
+  compare(book, "size", ex.uncompressedSize, size, "no uncompressed size given", "the decompressed size differs from the uncompressed-size annotation");
 
   if (!estargz) return;
   if (tail.footer) {

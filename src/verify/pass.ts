@@ -15,6 +15,9 @@ export interface PassResult<T> {
   members: MemberBoundary[];
   gzipError?: { message: string; position: number };
   ioError?: string;
+  /** sha256 and size of the decompressed stream (when it inflated to the end). */
+  diffId?: string;
+  uncompressedSize?: number;
   /** What the consumer of the decompressed stream returned. */
   consumed: T;
 }
@@ -99,6 +102,7 @@ export async function runPass<T>(
   let workerDone!: () => void;
   const finished = new Promise<void>((r) => (workerDone = r));
   let crashed: Error | undefined;
+  let diffId: string | undefined, uncompressedSize: number | undefined;
 
   const onMessage = (msg: FromInflater) => {
     if (msg.pass !== pass) return;
@@ -117,6 +121,8 @@ export async function runPass<T>(
         workerDone();
         break;
       case "done":
+        diffId = msg.diffId;
+        uncompressedSize = msg.size;
         queue.close();
         workerDone();
         break;
@@ -169,7 +175,7 @@ export async function runPass<T>(
     await finished;
     const consumed = await consumer;
     if (crashed) throw crashed;
-    return { digest: ioError ? undefined : "sha256:" + hash.digest("hex"), bytesRead, members, gzipError, ioError, consumed };
+    return { digest: ioError ? undefined : "sha256:" + hash.digest("hex"), bytesRead, members, gzipError, ioError, diffId, uncompressedSize, consumed };
   } finally {
     worker.off("message", onMessage);
     worker.off("error", onError);

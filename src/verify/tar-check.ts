@@ -1,4 +1,4 @@
-// The decompressed stream, read once: its sha256 (diffID) and size, and for an eStargz layer the tar
+// The decompressed stream, read once (the inflate worker hashes it for the diffID): for an eStargz layer the tar
 // walked entry by entry against the TOC — same names in the same order, same type, size, link, mode and
 // owner — with every chunk and every regular file hashed where the tar really has it.
 import { createHash, type Hash } from "node:crypto";
@@ -11,8 +11,6 @@ import { T_CHUNK, T_REG, type TocView } from "./toc-view.js";
 
 /** What the stream showed, for the checks that also need the member boundaries. */
 export interface StreamFacts {
-  diffId: string;
-  size: number;
   /** Per TOC node: decompressed offset of its payload in the tar (-1: not seen). */
   payloadOffset?: Float64Array;
   /** Decompressed offset of the TOC's tar header, and the sha256 of the TOC payload in the stream. */
@@ -39,29 +37,18 @@ export async function checkStream(
   book: CheckBook,
   streamBroken: () => boolean,
 ): Promise<StreamFacts> {
-  const diff = createHash("sha256");
-  let size = 0;
-  async function* tee(): AsyncGenerator<Uint8Array> {
-    for await (const b of src) {
-      diff.update(b);
-      size += b.length;
-      yield b;
-    }
-  }
-  const stream = tee();
-  const facts: StreamFacts = { diffId: "", size: 0, entries: 0, chunks: 0, files: 0 };
+  const stream = src[Symbol.asyncIterator]();
+  const facts: StreamFacts = { entries: 0, chunks: 0, files: 0 };
   if (toc) {
     try {
-      await walkTar(new StreamInput(stream), toc, book, facts);
+      await walkTar(new StreamInput({ [Symbol.asyncIterator]: () => stream }), toc, book, facts);
     } catch (err) {
       if (!(err instanceof EStargzError)) throw err;
       facts.stopped = err.message;
       if (!streamBroken()) book.fail("tar", { detail: `the tar stream is malformed: ${err.message}` });
     }
   }
-  for await (const _ of stream); // the rest (after the tar's end blocks, or after a failure) still counts for the diffID
-  facts.diffId = "sha256:" + diff.digest("hex");
-  facts.size = size;
+  while (!(await stream.next()).done); // the rest (after the tar's end blocks, or after a failure): the worker must finish
   return facts;
 }
 
