@@ -16,6 +16,8 @@ export interface LayoutImage {
   layers: LayoutLayer[];
   platform?: { os: string; architecture: string };
   refName?: string;
+  /** The config's rootfs.diff_ids when not the layers' own (to write an inconsistent image). */
+  diffIds?: string[];
 }
 
 const sha = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
@@ -34,7 +36,7 @@ export async function writeOciLayout(dir: string, images: LayoutImage[]): Promis
   const manifestDigests: string[] = [], configDigests: string[] = [];
   for (const img of images) {
     const platform = img.platform ?? { os: "linux", architecture: "amd64" };
-    const config = Buffer.from(JSON.stringify({ ...platform, rootfs: { type: "layers", diff_ids: img.layers.map((l) => l.diffId) }, config: {} }));
+    const config = Buffer.from(JSON.stringify({ ...platform, rootfs: { type: "layers", diff_ids: img.diffIds ?? img.layers.map((l) => l.diffId) }, config: {} }));
     const c = await putBlob(dir, config);
     const layers = [];
     for (const l of img.layers) {

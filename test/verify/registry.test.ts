@@ -1,10 +1,13 @@
 // Images in a real local docker-registry: every layer verified through the registry client; a lying
 // annotation or config fails the right check; --layer and --platform select; unreachable → exit 2.
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { fixtures } from "../helpers/paths.js";
-import { pushImage, pushIndex, startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { writeOciLayout } from "../helpers/oci-layout.js";
+import { pushImage, pushIndex, skopeoCopy, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { runCli } from "../helpers/run-cli.js";
 import { assertChecks, verifyJson } from "./util.js";
 
@@ -78,6 +81,29 @@ test("--platform picks the manifest of an index", async () => {
   const { res, out } = await verifyJson([`${reg.host}/verify/multi:latest`, "--platform", "linux/arm64"]);
   assert.is(res.code, 0, res.stdout + res.stderr);
   assert.is(out.layers[0].actual.digest, facts[2].blobDigest);
+});
+
+test("skopeo copies a layout to the registry and back: both verify (annotations kept, --ref-name picks the image)", async () => {
+  const tmp = await mkdtemp(join(tmpdir(), "esgz-verify-skopeo-"));
+  try {
+    const src = join(tmp, "src");
+    await writeOciLayout(src, [{
+      refName: "v1",
+      layers: facts.slice(0, 2).map((f, i) => ({ data: blobs[i], diffId: f.diffId, tocDigest: f.tocDigest, uncompressedSize: f.uncompressedSize })),
+    }]);
+    skopeoCopy(`oci:${src}:v1`, `docker://${reg.host}/verify/skopeo:v1`);
+    const viaRegistry = await verifyJson([`${reg.host}/verify/skopeo:v1`]);
+    assert.is(viaRegistry.res.code, 0, viaRegistry.res.stdout + viaRegistry.res.stderr);
+    viaRegistry.out.layers.forEach((l) => assertChecks(l, []));
+    const back = join(tmp, "back");
+    skopeoCopy(`docker://${reg.host}/verify/skopeo:v1`, `oci:${back}:copied`);
+    const viaLayout = await verifyJson([back, "--ref-name", "copied"]);
+    assert.is(viaLayout.res.code, 0, viaLayout.res.stdout + viaLayout.res.stderr);
+    assert.is(viaLayout.out.layers.length, 2);
+    viaLayout.out.layers.forEach((l) => assertChecks(l, []));
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 });
 
 test("a missing image or an unreachable registry exits 2", async () => {
