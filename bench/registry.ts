@@ -28,6 +28,11 @@ const pct = (xs: number[], q: number) => {
 };
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
+const cpu = { ours: 0, curl: 0 }; // CPU ms (user + system) spent by each side in the measured runs
+
+/** "0m1.250s" → ms */
+const bashTime = (s: string) => { const m = /(\d+)m([\d.]+)s/.exec(s); return m ? (Number(m[1]) * 60 + Number(m[2])) * 1000 : NaN; };
+
 /** One curl process, one connection, one transfer per range; per-transfer time_total in ms. */
 async function curlTimes(url: string, rs: (Range | Range[])[]): Promise<number[]> {
   const args: string[] = [];
@@ -36,7 +41,10 @@ async function curlTimes(url: string, rs: (Range | Range[])[]): Promise<number[]
     const spec = (Array.isArray(r) ? r : [r]).map((x) => `${x.offset}-${x.offset + x.length - 1}`).join(",");
     args.push("-s", "-f", "-o", "/dev/null", "-r", spec, "-w", "%{time_total}\\n", url);
   });
-  const { stdout } = await run("curl", args, { maxBuffer: 1 << 24 });
+  // Through bash so that `times` reports curl's CPU (children's user and system time).
+  const { stdout, stderr } = await run("bash", ["-c", 'curl "$@"; s=$?; times >&2; exit $s', "bash", ...args], { maxBuffer: 1 << 24 });
+  const children = stderr.trim().split("\n").pop()!.split(/\s+/).map(bashTime);
+  cpu.curl += children[0] + children[1];
   const times = stdout.trim().split("\n").map((s) => Number(s) * 1000);
   if (times.length !== rs.length || times.some((t) => !Number.isFinite(t))) throw new Error(`curl output unexpected: ${stdout.slice(0, 200)}`);
   return times;
@@ -46,6 +54,7 @@ async function oursTimes(reader: BlobReader, rs: (Range | Range[])[]): Promise<n
   const times: number[] = [];
   const maxLen = Math.max(...rs.flatMap((r) => (Array.isArray(r) ? r : [r]).map((x) => x.length)));
   const bufs = Array.from({ length: 16 }, () => new Uint8Array(maxLen));
+  const c0 = process.cpuUsage();
   for (const r of rs) {
     const list = Array.isArray(r) ? r : [r];
     const req = list.map((x, i) => ({ ...x, into: bufs[i].subarray(0, x.length) }));
@@ -53,6 +62,8 @@ async function oursTimes(reader: BlobReader, rs: (Range | Range[])[]): Promise<n
     await reader.readRanges(req);
     times.push(performance.now() - t0);
   }
+  const c1 = process.cpuUsage(c0);
+  cpu.ours += (c1.user + c1.system) / 1000;
   return times;
 }
 
@@ -77,6 +88,7 @@ try {
 
   // Alternate the two sides in rounds so that load from other processes on the machine falls on both.
   const both = async (rs: (Range | Range[])[], rounds = 4) => {
+    cpu.ours = cpu.curl = 0;
     const o: number[] = [], c: number[] = [];
     const per = Math.ceil(rs.length / rounds);
     for (let i = 0; i < rs.length; i += per) {
@@ -84,27 +96,30 @@ try {
       o.push(...(await oursTimes(reader, part)));
       c.push(...(await curlTimes(url, part)));
     }
-    return [o, c] as const;
+    return [o, c, (cpu.ours * 1000) / rs.length, (cpu.curl * 1000) / rs.length] as const;
   };
 
   const rows: [string, string, string, string][] = [];
-  const fmt = (x: number, unit: string) => `${x.toFixed(unit === "MB/s" ? 0 : 3)} ${unit}`;
+  const fmt = (x: number, unit: string) => `${x.toFixed(unit === "ms" ? 3 : 0)} ${unit}`;
 
-  const [oSmall, cSmall] = await both(small);
+  const [oSmall, cSmall, oSmallCpu, cSmallCpu] = await both(small);
   for (const q of [0.5, 0.99]) {
     const o = pct(oSmall, q), c = pct(cSmall, q);
     rows.push([`64 KiB ranges, p${q * 100} latency`, fmt(o, "ms"), fmt(c, "ms"), `${(o / c).toFixed(2)}× (target ≤ 1.20×)`]);
   }
+  rows.push([`64 KiB ranges, CPU per request`, fmt(oSmallCpu, "µs"), fmt(cSmallCpu, "µs"), `${(oSmallCpu / cSmallCpu).toFixed(2)}×`]);
   const [oMulti, cMulti] = await both(multi);
   rows.push([`8×64 KiB, one multipart request, p50`, fmt(pct(oMulti, 0.5), "ms"), fmt(pct(cMulti, 0.5), "ms"), `${(pct(oMulti, 0.5) / pct(cMulti, 0.5)).toFixed(2)}×`]);
 
-  const [oLarge, cLarge] = await both(large);
+  const [oLarge, cLarge, oLargeCpu, cLargeCpu] = await both(large);
   const bytes = sum(large.map((r) => r.length));
   const oTp = bytes / 1e6 / (sum(oLarge) / 1000), cTp = bytes / 1e6 / (sum(cLarge) / 1000);
   rows.push([`4 MiB ranges, throughput`, fmt(oTp, "MB/s"), fmt(cTp, "MB/s"), `${((oTp / cTp) * 100).toFixed(0)} % (target ≥ 90 %)`]);
+  rows.push([`4 MiB ranges, CPU per request`, fmt(oLargeCpu, "µs"), fmt(cLargeCpu, "µs"), `${(oLargeCpu / cLargeCpu).toFixed(2)}×`]);
   rows.push([`4 MiB ranges, p50 latency`, fmt(pct(oLarge, 0.5), "ms"), fmt(pct(cLarge, 0.5), "ms"), `${(pct(oLarge, 0.5) / pct(cLarge, 0.5)).toFixed(2)}×`]);
 
-  console.log(`\nregistry range reads — loopback docker-registry, ${BLOB / MiB} MiB random blob; ${small.length} small, ${multi.length} multi, ${large.length} large requests, sequential, one connection each side`);
+  const load = (await import("node:os")).loadavg()[0];
+  console.log(`\nregistry range reads — loopback docker-registry, ${BLOB / MiB} MiB random blob; ${small.length} small, ${multi.length} multi, ${large.length} large requests, sequential, one connection each side; load average ${load.toFixed(1)} on ${(await import("node:os")).cpus().length} cores`);
   const w = [42, 16, 16, 0];
   console.log(["", "esgz-fast", "curl", "ratio"].map((s, i) => s.padEnd(w[i])).join(""));
   for (const r of rows) console.log(r.map((s, i) => s.padEnd(w[i])).join(""));
