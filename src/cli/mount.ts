@@ -2,9 +2,8 @@
 // Flags and config.toml are stargz-store's (Go flag syntax: -root and --root both work), parsed by
 // src/store/config.ts from the raw arguments, so cac does not see them.
 import type { CAC } from "cac";
-import { ConfigError, announceConfig, loadConfig, usageText } from "../store/config.js";
-import { createLogger } from "../util/log.js";
-import { StoreMetrics, startMetrics } from "../store/metrics.js";
+import { loadConfig, usageText } from "../store/config.js";
+import { reportStartupError, startOps, type OpsRuntime } from "../store/ops.js";
 import { startStore, type RunningStore } from "../store/service.js";
 
 export function register(cli: CAC): void {
@@ -20,42 +19,35 @@ export function register(cli: CAC): void {
 
 /** Runs the store until SIGTERM/SIGINT; returns the exit code. */
 export async function runMount(argv: string[]): Promise<number> {
-  let cfg;
+  let ops: OpsRuntime;
+  let running: RunningStore;
   try {
-    cfg = await loadConfig(argv);
+    const cfg = await loadConfig(argv);
+    if (cfg.help) { process.stdout.write(usageText()); return 0; }
+    if (cfg.version) { process.stdout.write("esgz-fast 0.1.0\n"); return 0; }
+    ops = await startOps(cfg);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`esgz-fast mount: ${err.message}\n`);
-    if (err.exitCode === 2) process.stderr.write(usageText());
-    return err.exitCode;
+    return reportStartupError(err);
   }
-  if (cfg.help) { process.stdout.write(usageText()); return 0; }
-  if (cfg.version) { process.stdout.write("esgz-fast 0.1.0\n"); return 0; }
-
-  const log = createLogger({ level: cfg.logLevel });
-  announceConfig(cfg, log);
-  let running: RunningStore | undefined;
-  const metrics = new StoreMetrics({ cacheBytes: () => running?.cache.memoryBytes ?? 0 });
-  const server = await startMetrics(cfg, metrics, log);
+  const { log, config: cfg } = ops;
   try {
-    running = await startStore(cfg, log, metrics);
+    running = await startStore(ops);
   } catch (err) {
     log.fatal("cannot mount the store", { mountpoint: cfg.mountpoint, error: (err as Error).message });
-    await server?.close();
+    await ops.close();
     return 1;
   }
-  log.info("store ready", { mountpoint: cfg.mountpoint, root: cfg.root, pid: process.pid });
+  await ops.ready();
 
-  const stopped = new Promise<string>((resolve) => {
+  const signal = await new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
-  const signal = await stopped;
   log.info("stopping", { signal });
   await running.close();
-  await server?.close();
+  await ops.close();
   log.info("unmounted", { mountpoint: cfg.mountpoint });
-  // Worker threads, keep-alive sockets and libuv handles of fuse-native would keep the loop alive.
+  // Worker threads, keep-alive sockets and fuse-native's libuv handle would keep the loop alive.
   setImmediate(() => process.exit(0));
   return 0;
 }

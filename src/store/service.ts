@@ -9,10 +9,9 @@ import { EStargzReader } from "../estargz/reader.js";
 import { readerDeps } from "../estargz/deps.js";
 import type { Source } from "../estargz/source.js";
 import { RegistryClient } from "../registry/index.js";
-import { ChunkCache, DiskChunks } from "../cache/index.js";
-import type { Logger } from "../util/log.js";
-import type { StoreConfig } from "./config.js";
+import { DiskChunks } from "../cache/index.js";
 import type { StoreMetrics } from "./metrics.js";
+import type { OpsRuntime } from "./ops.js";
 import { LayerStore, type ImageLayer } from "./store.js";
 import type { LayerIndex } from "./layer.js";
 import type { RangeSource, VerifyChunk } from "./fetcher.js";
@@ -21,13 +20,13 @@ import { verifyChunkOffThread } from "./verify.js";
 export interface RunningStore {
   store: LayerStore;
   mount: MountedFs;
-  cache: ChunkCache;
   /** Unmounts, stops background work, closes connections. */
   close(): Promise<void>;
 }
 
-/** Mounts the store at `cfg.mountpoint`. */
-export async function startStore(cfg: StoreConfig, log: Logger, metrics?: StoreMetrics): Promise<RunningStore> {
+/** Mounts the store at `cfg.mountpoint`, using the operational runtime's log, metrics and chunk cache. */
+export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache">): Promise<RunningStore> {
+  const { config: cfg, log, metrics } = ops;
   await mkdir(cfg.root, { recursive: true });
   const poolDir = join(cfg.root, "pool");
   await mkdir(poolDir, { recursive: true });
@@ -41,16 +40,9 @@ export async function startStore(cfg: StoreConfig, log: Logger, metrics?: StoreM
       fetching_timeout_sec: b.fetchingTimeoutSec, force_single_range_mode: b.forceSingleRangeMode,
     },
   });
-  const cacheDir = cfg.diskCache ? join(cfg.root, "cache") : undefined;
   // The disk part's layout, for cheap "is it there" checks of the background fetch (no read, no hash).
-  const disk = cacheDir ? await DiskChunks.open(cacheDir) : undefined;
-  const opened = await ChunkCache.open({
-    dir: cacheDir,
-    memoryBytes: cfg.memoryCacheBytes,
-    log: log.child({ component: "cache" }),
-    events: metrics?.cacheEvents,
-  });
-  const cache = Object.assign(opened, { has: disk ? (hex: string) => disk.exists(hex) : undefined });
+  const disk = cfg.diskCache ? await DiskChunks.open(join(cfg.root, "cache")) : undefined;
+  const cache = Object.assign(ops.cache, { has: disk ? (hex: string) => disk.exists(hex) : undefined });
   const deps = readerDeps();
   const verify: VerifyChunk = metrics
     ? (member, inner, size, digest, priority) => {
@@ -123,11 +115,10 @@ export async function startStore(cfg: StoreConfig, log: Logger, metrics?: StoreM
     onError: (op, path, err) => log.error("FUSE handler failed", { op, path, error: (err as Error).message }),
   });
   return {
-    store, mount, cache,
+    store, mount,
     async close() {
       await mount.unmount().catch((e: Error) => log.warn("unmount failed", { error: e.message }));
       store.close();
-      await cache.close().catch(() => {});
       await registry.close().catch(() => {});
     },
   };
