@@ -16,7 +16,7 @@ import { mkdtemp, open, rm, type FileHandle } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { createGunzip, gzip as gzipCb, type ZlibOptions } from "node:zlib";
+import { createGunzip, gzip as gzipCb, gzipSync, type ZlibOptions } from "node:zlib";
 import { EStargzError } from "./errors.js";
 import { buildFooter } from "./footer.js";
 import { BLOCK, encodeRegHeader, padding } from "./tar/header.js";
@@ -76,6 +76,8 @@ export interface WriteResult {
 export type TarInput = string | AsyncIterable<Uint8Array>;
 /** Receives the blob in order; may return a promise for back-pressure. */
 export type Sink = (bytes: Uint8Array) => unknown | Promise<unknown>;
+
+const SMALL_MEMBER = 32 * 1024;
 
 const sha256hex = (h: Hash): string => `sha256:${h.digest("hex")}`;
 
@@ -139,7 +141,11 @@ class MemberStream {
     // a whole chunk-sized buffer, which hurt layers of many small files)
     const data = this.buf.slice(0, this.len);
     this.len = 0;
-    this.inflight.push(gzipAsync(data, { level: this.level, chunkSize: Math.min(Math.max(data.length, 16384), 1 << 20) }));
+    // Small members (headers, small files) are compressed right here: a thread-pool round trip costs
+    // more than their deflate. Big ones go to the pool and overlap with reading the input.
+    this.inflight.push(data.length < SMALL_MEMBER
+      ? Promise.resolve(gzipSync(data, { level: this.level }))
+      : gzipAsync(data, { level: this.level, chunkSize: Math.min(Math.max(data.length, 16384), 1 << 20) }));
     while (this.inflight.length >= this.concurrency) await this.writeOne();
   }
 
