@@ -37,12 +37,13 @@ export async function runMount(argv: string[]): Promise<number> {
     await ops.close();
     return 1;
   }
-  await ops.ready();
-
-  const signal = await new Promise<string>((resolve) => {
+  // Signal handlers before READY=1: a stop that follows readiness at once must still unmount.
+  const stopped = new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
+  await ops.ready();
+  const signal = await stopped;
   log.info("stopping", { signal });
   await running.close();
   await ops.close();

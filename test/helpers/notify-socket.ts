@@ -7,8 +7,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 
 const RECEIVER = `
-import socket, struct, json, sys, os
+import socket, struct, json, sys, os, time
 addr = sys.argv[1]
+barrier_delay = float(sys.argv[2])
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
 s.bind("\\0" + addr[1:] if addr.startswith("@") else addr)
@@ -20,6 +21,7 @@ while True:
         if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
             pid, uid, gid = struct.unpack("iII", d[:12])
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            time.sleep(barrier_delay)
             for fd in struct.unpack("%di" % (len(d) // 4), d[: len(d) - len(d) % 4]):
                 os.close(fd)
     print(json.dumps({"payload": data.decode(), "pid": pid, "uid": uid}), flush=True)
@@ -37,8 +39,9 @@ export interface NotifyReceiver {
   close(): void;
 }
 
-export async function startNotifyReceiver(address: string): Promise<NotifyReceiver> {
-  const child: ChildProcess = spawn("python3", ["-c", RECEIVER, address], { stdio: ["ignore", "pipe", "inherit"] });
+/** `barrierDelayMs`: answer barriers that late, like a busy service manager. */
+export async function startNotifyReceiver(address: string, opts: { barrierDelayMs?: number } = {}): Promise<NotifyReceiver> {
+  const child: ChildProcess = spawn("python3", ["-c", RECEIVER, address, String((opts.barrierDelayMs ?? 0) / 1000)], { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout! });
   const queue: string[] = [];
   const waiters: Array<(line: string) => void> = [];
