@@ -166,6 +166,17 @@ export class ChunkCache {
   }
 
   /**
+   * Whether chunk `digest` is held (memory, a pending write, or a file on disk), without reading or
+   * verifying it: for planners such as the background fetch. A true answer can still turn into a
+   * miss in `get` if the file proves corrupt.
+   */
+  async has(digest: string): Promise<boolean> {
+    const hex = chunkKey(digest);
+    if (this.memory.has(hex) || this.writes.has(hex)) return true;
+    return this.disk ? this.disk.exists(hex) : false;
+  }
+
+  /**
    * Keeps verified bytes: in memory at once, on disk in the background. Never rejects (a failed disk
    * write is logged: the chunk can be fetched again). The caller must not modify `data` afterwards.
    */

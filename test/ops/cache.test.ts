@@ -45,6 +45,10 @@ test("round trip: put then get from memory, and the file on disk is named by the
   assert.equal(await files(dir), [`${hex.slice(0, 2)}/${hex}`]);
   assert.equal(new Uint8Array(await readFile(join(dir, "sha256", hex.slice(0, 2), hex))), data);
   assert.equal(await readdir(join(dir, "tmp")), [], "no temp file left");
+  const fresh = await ChunkCache.open({ dir });
+  assert.ok(await fresh.has(hex), "has: on disk, without reading it");
+  assert.not.ok(await fresh.has("0".repeat(64)));
+  assert.is(fresh.memoryBytes, 0, "has() read nothing into memory");
   assert.is(await c.get("0".repeat(64)), undefined);
 });
 
