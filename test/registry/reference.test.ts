@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { parseReference, formatReference, endpointsFor, fileCredentialProvider, authFilePaths, RegistryError, selectManifest, parsePlatform, type ImageIndex } from "../../src/registry/index.js";
 import { parseChallenges } from "../../src/registry/auth.js";
 import { backoffMs, retryAfterMs } from "../../src/registry/retry.js";
-import { byterangesBoundary } from "../../src/registry/multipart.js";
-import { parseContentRange, rangeHeader } from "../../src/registry/ranges.js";
+import { byterangesBoundary, MultipartSink } from "../../src/registry/multipart.js";
+import { parseContentRange, rangeHeader, RangeWriter } from "../../src/registry/ranges.js";
 
 const D = "sha256:" + "ab".repeat(32);
 
@@ -156,6 +156,34 @@ test("WWW-Authenticate challenges, Retry-After, backoff bounds, range headers", 
   assert.is(byterangesBoundary('multipart/byteranges; boundary="abc"'), "abc");
   assert.is(byterangesBoundary("multipart/byteranges; boundary=3d6b6a416f9b5"), "3d6b6a416f9b5");
   assert.is(byterangesBoundary("application/octet-stream"), undefined);
+});
+
+test("multipart/byteranges parsed whatever the piece sizes; malformed and truncated bodies refused", () => {
+  const blob = new Uint8Array(5000).map((_, i) => (i * 31 + 7) & 255);
+  const part = (a: number, b: number) => `--XYZ\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${a}-${b}/5000\r\n\r\n`;
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const body = Buffer.concat([enc("\r\n" + part(10, 99)), blob.subarray(10, 100), enc("\r\n" + part(4000, 4999)), blob.subarray(4000), enc("\r\n--XYZ--\r\n")]);
+  for (const piece of [1, 2, 3, 7, 64, 1000, body.length]) {
+    const a = new Uint8Array(90), b = new Uint8Array(50), c = new Uint8Array(1000);
+    const w = new RangeWriter([{ offset: 10, length: 90, into: a }, { offset: 4500, length: 50, into: b }, { offset: 4000, length: 1000, into: c }]);
+    const sink = new MultipartSink("XYZ", w, 5000, () => "");
+    for (let i = 0; i < body.length; i += piece) sink.data(body.subarray(i, i + piece));
+    sink.end();
+    assert.ok(w.complete(), `piece ${piece}`);
+    assert.equal([...a], [...blob.subarray(10, 100)], `piece ${piece}`);
+    assert.equal([...b], [...blob.subarray(4500, 4550)]);
+    assert.equal([...c], [...blob.subarray(4000)]);
+  }
+  const feed = (bytes: Uint8Array) => {
+    const w = new RangeWriter([{ offset: 10, length: 90, into: new Uint8Array(90) }]);
+    const sink = new MultipartSink("XYZ", w, 5000, () => "");
+    sink.data(bytes);
+    sink.end();
+  };
+  assert.throws(() => feed(body.subarray(0, 120)), /multipart body ended \d+ bytes into a part \(truncated\)/);
+  assert.throws(() => feed(enc("--XYZ\r\nContent-Type: x\r\n\r\nabc")), /part 1 without Content-Range/);
+  assert.throws(() => feed(Buffer.concat([enc(part(10, 99).replace("/5000", "/6000")), blob.subarray(10, 100)])), /total 6000 differs from the blob size 5000/);
+  assert.throws(() => feed(Buffer.concat([enc(part(10, 99)), blob.subarray(10, 100), enc("\r\n")])), /without the closing boundary/);
 });
 
 test("platform selection from an index", () => {
