@@ -272,6 +272,11 @@ test("malformed TOCs: not JSON, wrong version, escaping names, bad hardlinks, of
   }
 });
 
+test("a TOC member that inflates past the TOC size limit is refused (decompression bomb)", async () => {
+  const { blob, r: wr } = await build(tree());
+  await rejects(open(new MemorySource(blob, "bomb"), { tocDigest: wr.tocDigest, maxTocSize: 4096 }), "toc", /bomb: TOC member at offset \d+ does not inflate: inflates to more than \d+ bytes/);
+});
+
 test("open reads the tail once when the TOC fits the window, twice when it does not", async () => {
   const { blob, r: wr } = await build(tree());
   const reads: Array<[number, number]> = [];

@@ -174,6 +174,40 @@ test("an eStargz blob as input converts again: its old TOC and landmark are drop
   assert.equal(withoutOffsets(checkBlob(twice.blob).toc.entries), withoutOffsets(checkBlob(once.blob).toc.entries));
 });
 
+test("GNU (long names/links), ustar (prefix field) and v7 tars from GNU tar convert with every entry intact", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "esgz-fmt-"));
+  try {
+    const root = join(dir, "root");
+    const deep = join(root, "d".repeat(60), "e".repeat(60));
+    execFileSync("mkdir", ["-p", deep]);
+    writeFileSync(join(deep, "f".repeat(90)), "long path content");
+    writeFileSync(join(root, "short.txt"), "x".repeat(70_000));
+    execFileSync("ln", ["-s", "t".repeat(150), join(root, "longlink")]);
+    execFileSync("ln", [join(root, "short.txt"), join(root, "hard.txt")]);
+    execFileSync("mkfifo", [join(root, "fifo")]);
+    for (const format of ["gnu", "ustar", "v7"]) {
+      const tarPath = join(dir, `${format}.tar`);
+      const args = ["--format=" + format, "--mtime=2024-01-02 03:04:05", "-C", root, "-cf", tarPath];
+      if (format === "gnu") args.push(".");
+      else args.push("short.txt", "hard.txt", ...(format === "ustar" ? ["fifo", `${"d".repeat(60)}/${"e".repeat(60)}/${"f".repeat(90)}`] : []));
+      execFileSync("tar", args);
+      const { blob } = await build(tarPath, { chunkSize: 65536 });
+      writeFileSync(join(dir, "out.tar.gz"), blob);
+      const tv = (a: string[]) => execFileSync("tar", a, { encoding: "utf8" }).trim().split("\n");
+      assert.equal(tv(["-tvzf", join(dir, "out.tar.gz")]).slice(1, -1), tv(["-tvf", tarPath]), format);
+      const names = checkBlob(blob).toc.entries.filter((e) => e.type !== "chunk").map((e) => clean(e.name)).slice(1).filter((n) => n !== "");
+      assert.equal(names, tv(["-tf", tarPath]).map(clean).filter((n) => n !== ""), format);
+      if (format === "gnu") {
+        const toc = checkBlob(blob).toc.entries;
+        assert.is(toc.find((e) => clean(e.name) === "longlink")!.linkName, "t".repeat(150));
+        assert.ok(toc.some((e) => clean(e.name).endsWith("f".repeat(90)) && e.type === "reg"));
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("malformed input tars: each a precise tar error", async () => {
   const good = readFileSync(treeTar);
   const expectTarError = async (input: Uint8Array, re: RegExp) => {
