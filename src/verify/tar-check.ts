@@ -103,7 +103,7 @@ async function walkTar(input: StreamInput, toc: TocView, book: CheckBook, facts:
       }
     }
     if (node >= 0) {
-      compareEntry(e, node, ei, toc, book);
+      compareEntry(e, name, node, ei, toc, book);
       ei++;
     }
     if (e.type === "reg") await hashFile(tar, e, node, toc, book, facts, payloadOffset);
@@ -114,8 +114,8 @@ async function walkTar(input: StreamInput, toc: TocView, book: CheckBook, facts:
   if (!sawToc) book.fail("tar", { detail: `the tar stream has no ${TOC_TAR_NAME} entry` });
 }
 
-function compareEntry(e: TarEntry, node: number, entry: number, toc: TocView, book: CheckBook): void {
-  const where = { file: toc.name(node), entry, tarOffset: e.headerOffset };
+function compareEntry(e: TarEntry, name: string, node: number, entry: number, toc: TocView, book: CheckBook): void {
+  const where = { file: name, entry, tarOffset: e.headerOffset };
   const diff = (field: string, tocValue: string | number, tarValue: string | number) =>
     book.fail("tar", { detail: `${field} differs between the TOC and the tar`, expected: `${tocValue} (TOC)`, actual: `${tarValue} (tar)`, where });
   if (toc.typeName(node) !== e.type) return diff("type", toc.typeName(node), e.type);
