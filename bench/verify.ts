@@ -1,8 +1,10 @@
 // npm run bench:verify — `esgz-fast verify` on the two benchmark layers (../shared/bench/make-layers.sh,
 // converted with our writer; cached in .bench-cache/), beside, in the same run, the shell pipeline
 // `sha256sum blob; gzip -dc blob | sha256sum` (blob digest + diffID only: it checks less).
-// Three figures per layer: verifyLayer() in this process (the work itself), the CLI as a subprocess
-// (what a user waits for, Node start-up included), and the shell pipeline. Median of a few runs.
+// Per layer: verifyLayer() in this process (the work itself: wall time and CPU time of all threads),
+// the CLI as a subprocess (what a user waits for, Node start-up and module loading included), and the
+// shell pipeline (wall time and its processes' CPU time). Median of a few runs. On a busy machine the
+// wall times follow the load; the CPU times much less.
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -51,10 +53,33 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
+/** Wall and CPU (user + system, every thread of this process) milliseconds of `fn`. */
+async function timeCpu(fn: () => Promise<unknown>): Promise<[number, number]> {
+  const c = process.cpuUsage();
+  const wall = await time(fn);
+  const d = process.cpuUsage(c);
+  return [wall, (d.user + d.system) / 1000];
+}
+
+/** The pipeline, timed by bash: wall ms and its children's CPU ms (from `times`). */
+async function pipelineRun(blob: string): Promise<[number, number, string]> {
+  let out = "";
+  const wall = await time(async () => {
+    out = await sh("bash", ["-c", 'sha256sum "$1"; gzip -dc "$1" | sha256sum; times', "-", blob]);
+  });
+  const lines = out.trim().split("\n");
+  const m = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s/.exec(lines[lines.length - 1]);
+  const cpu = m ? (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000 : NaN;
+  return [wall, cpu, out];
+}
+
 const ms = (x: number) => `${x.toFixed(0).padStart(5)} ms`;
 
 console.log(`verify: ${RUNS} runs each, median; pipeline = sha256sum blob; gzip -dc blob | sha256sum`);
-console.log(`${"layer".padEnd(8)} ${"blob MiB".padStart(8)} ${"tar MiB".padStart(8)} ${"verify (in-process)".padStart(20)} ${"verify (CLI)".padStart(13)} ${"pipeline".padStart(9)}  in-process/CLI speed-up vs pipeline`);
+console.log(`load average: ${(await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" ")} on ${(await import("node:os")).cpus().length} CPUs`);
+console.log(
+  `${"layer".padEnd(7)} ${"blob MiB".padStart(8)} ${"tar MiB".padStart(8)} | ${"verify wall".padStart(11)} ${"cpu".padStart(8)} | ${"CLI wall".padStart(9)} | ${"pipeline wall".padStart(13)} ${"cpu".padStart(8)} | speed-up: wall, CLI wall, cpu`,
+);
 for (const i of [1, 2]) {
   const { blob, facts } = await layer(i);
   const flags = { digest: facts.digest, size: facts.size, tocDigest: facts.tocDigest, diffId: facts.diffId, uncompressedSize: facts.uncompressedSize };
@@ -64,25 +89,28 @@ for (const i of [1, 2]) {
   if (layerFailed(report) || CHECKS.some((c) => report.checks[c].status !== "pass")) {
     throw new Error(`layer${i}: verify did not pass every check: ${JSON.stringify(report.checks)}`);
   }
-  const pipeline = () => sh("bash", ["-c", 'sha256sum "$1"; gzip -dc "$1" | sha256sum', "-", blob]);
-  const out = await pipeline();
+  const [, , out] = await pipelineRun(blob);
   if (!out.includes(facts.diffId.slice(7)) || !out.includes(facts.digest.slice(7))) throw new Error(`pipeline output unexpected: ${out}`);
   const cliArgs = [join(root, "dist", "src", "cli", "main.js"), "verify", blob, "--digest", facts.digest, "--toc-digest", facts.tocDigest, "--diff-id", facts.diffId, "--uncompressed-size", String(facts.uncompressedSize)];
-  const t = { inproc: [] as number[], cli: [] as number[], pipe: [] as number[] };
+  const t = { wall: [] as number[], cpu: [] as number[], cli: [] as number[], pipe: [] as number[], pipeCpu: [] as number[] };
   for (let r = 0; r < RUNS; r++) {
-    t.pipe.push(await time(pipeline));
-    t.inproc.push(await time(() => verifyLayer(target)));
+    const [pw, pc] = await pipelineRun(blob);
+    t.pipe.push(pw);
+    t.pipeCpu.push(pc);
+    const [w, c] = await timeCpu(() => verifyLayer(target));
+    t.wall.push(w);
+    t.cpu.push(c);
     t.cli.push(await time(() => sh(process.execPath, cliArgs)));
   }
-  const [a, b, c] = [median(t.inproc), median(t.cli), median(t.pipe)];
+  const [w, c, cli, pw, pc] = [median(t.wall), median(t.cpu), median(t.cli), median(t.pipe), median(t.pipeCpu)];
   console.log(
-    `layer${i}`.padEnd(8),
+    `layer${i}`.padEnd(7),
     (facts.size / 2 ** 20).toFixed(1).padStart(8),
     (facts.uncompressedSize / 2 ** 20).toFixed(1).padStart(8),
-    ms(a).padStart(20),
-    ms(b).padStart(13),
-    ms(c).padStart(9),
-    ` ${(c / a).toFixed(2)}× / ${(c / b).toFixed(2)}×`,
+    "|", ms(w).padStart(11), ms(c).padStart(8),
+    "|", ms(cli).padStart(9),
+    "|", ms(pw).padStart(13), ms(pc).padStart(8),
+    `| ${(pw / w).toFixed(2)}×, ${(pw / cli).toFixed(2)}×, ${(pc / c).toFixed(2)}×`,
   );
 }
 const nodeStart = [] as number[];
