@@ -73,7 +73,7 @@ export class Layer {
   ) {
     this.map = new ChunkMap(index);
     this.fetcher = new ChunkFetcher(this.map, source, verify, cache, {
-      chunkSize: settings.chunkSize, mergeGap: settings.chunkSize, maxRequest: 16 << 20,
+      chunkSize: settings.chunkSize, mergeGap: settings.chunkSize, maxRequest: 16 << 20, minFetch: 256 << 10,
     }, tocOffset, facts.digest);
     this.infoByDigest = layerInfo(facts, false);
     this.infoByToc = layerInfo(facts, true);

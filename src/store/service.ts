@@ -15,7 +15,7 @@ import type { OpsRuntime } from "./ops.js";
 import { LayerStore, type ImageLayer } from "./store.js";
 import type { LayerIndex } from "./layer.js";
 import type { RangeSource, VerifyChunk } from "./fetcher.js";
-import { verifyChunkOffThread } from "./verify.js";
+import { limitVerify, verifyChunkOffThread } from "./verify.js";
 
 export interface RunningStore {
   store: LayerStore;
@@ -44,15 +44,17 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   const disk = cfg.diskCache ? await DiskChunks.open(join(cfg.root, "cache")) : undefined;
   const cache = Object.assign(ops.cache, { has: disk ? (hex: string) => disk.exists(hex) : undefined });
   const deps = readerDeps();
+  // libuv's thread pool runs the inflates and hashes: as many at once as it has threads.
+  const limited = limitVerify(verifyChunkOffThread, Number(process.env.UV_THREADPOOL_SIZE ?? 4));
   const verify: VerifyChunk = metrics
     ? (member, inner, size, digest, priority) => {
       const t0 = process.hrtime.bigint();
-      return verifyChunkOffThread(member, inner, size, digest, priority).then(
+      return limited(member, inner, size, digest, priority).then(
         (d) => { metrics.verifyDone(t0, true); return d; },
         (e: Error) => { metrics.verifyDone(t0, false); throw e; },
       );
     }
-    : verifyChunkOffThread;
+    : limited;
 
   const store = new LayerStore({
     async resolve(ref: string): Promise<ImageLayer[]> {
