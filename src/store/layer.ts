@@ -35,6 +35,8 @@ export interface FetchSettings {
   prefetchTimeoutMs: number;
   noPrefetch: boolean;
   noBackgroundFetch: boolean;
+  /** Fetched at low priority after the prefetch even with no_background_fetch. */
+  prefetchAsyncSize: number;
 }
 
 export interface LayerLog {
@@ -102,16 +104,18 @@ export class Layer {
       (e: Error) => this.log.warn("prefetch failed", { layer: this.facts.digest, error: e.message }),
     );
     this.prefetched = Promise.race([done, timeout]).finally(() => clearTimeout(timer));
-    if (!noBackgroundFetch) void done.then(() => this.background(end));
+    // The rest of the layer in the background; with no_background_fetch only up to prefetch_async_size.
+    const limit = noBackgroundFetch ? Math.min(this.settings.prefetchAsyncSize, this.tocOffset) : this.tocOffset;
+    if (limit > end) void done.then(() => this.background(end, limit));
     return this.prefetched;
   }
 
   // Fetches the rest of the layer in windows at low priority, pausing while reads wait.
-  private async background(from: number): Promise<void> {
+  private async background(from: number, limit: number): Promise<void> {
     let start = from;
-    while (!this.stopped && start < this.tocOffset) {
+    while (!this.stopped && start < limit) {
       await this.fetcher.whenIdle();
-      const end = Math.min(this.tocOffset, start + BACKGROUND_WINDOW);
+      const end = Math.min(limit, start + BACKGROUND_WINDOW);
       try {
         await this.fetcher.fetchRange(start, end, "low");
       } catch (e) {

@@ -96,6 +96,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     prefetchTimeoutMs: cfg.prefetchTimeoutSec * 1000,
     noPrefetch: cfg.noprefetch,
     noBackgroundFetch: cfg.noBackgroundFetch,
+    prefetchAsyncSize: cfg.prefetchAsyncSize,
     maxConcurrency: cfg.maxConcurrency,
     allowNoVerification: cfg.allowNoVerification,
     resolveTtlMs: cfg.resolveResultEntryTtlSec * 1000,

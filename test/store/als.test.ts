@@ -199,6 +199,25 @@ test("a killed store leaves a stale mount; the restarted store cleans it and ser
   assert.ok(after.length - before <= 1, `at most the tail read after restart, got ${after.length - before} GETs`);
 });
 
+test("an idle layer is dropped after the grace period and comes back transparently on the next lookup", async () => {
+  await store.stop();
+  store = await startStore({ mountpoint: mnt, root: store.root, env: { ESGZ_IDLE_DROP_MS: "1000" } });
+  const file = join(layerDir(), "diff", "etc/config");
+  const want = sha(await readFile(join(ref, "etc/config")));
+  assert.is(sha(await readFile(file)), want);
+  // the engine's reference keeps it: use, then wait past the grace period
+  await rejects(() => open(join(layerDir(), "use"), "w"), /ENOENT/);
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.not.match(store.logs(), /idle layer dropped/);
+  // released: dropped within a sweep or two
+  await rejects(() => run("rmdir", [layerDir()]), /No such file/);
+  for (let i = 0; i < 40 && !/idle layer dropped/.test(store.logs()); i++) await new Promise((r) => setTimeout(r, 250));
+  assert.match(store.logs(), /idle layer dropped/);
+  // an engine's symlink into diff/ keeps working: the layer opens again on lookup
+  assert.is(sha(await readFile(file)), want);
+  assert.is(store.logs().split('"msg":"layer opened"').length - 1, 2);
+});
+
 test("a lying registry: a TOC that is not the annotated one is ENOENT, a corrupt chunk is EIO, the rest keeps working", async () => {
   const tar = join(work, "tree.tar");
   // (1) the manifest's TOC digest annotation does not match the blob's TOC
