@@ -9,7 +9,7 @@ import {
   E_LIMIT, E_DUP_ENTRIES, E_TRAILING,
 } from "./toc/errors";
 import { PAD, setInputEnd, inputEnd, unexpected, skipWs, scanString, hadEscape, hadHigh, validUtf8, repairUtf8, decodeString, parseUint, numValue, skipValue, isNull } from "./toc/scan";
-import { cleanName, hashBytes, lastSlash } from "./toc/path";
+import { cleanName, cleanNameFast, hashBytes, lastSlash, sameBytes } from "./toc/path";
 import { parseTime, timeSec, timeNsec } from "./toc/time";
 import { base64Decode } from "./toc/base64";
 import * as L from "./toc/layout";
@@ -35,7 +35,8 @@ let attrHash: usize = 0, attrMask: u32 = 0;
 let ownerHash: usize = 0, ownerMask: u32 = 0, ownerCount: u32 = 0;
 let xindex: usize = 0, xindexCount: u32 = 0, xindexCap: u32 = 0;
 let xattrs: usize = 0, xattrCount: u32 = 0, xattrCap: u32 = 0;
-let digests: usize = 0, digestCount: u32 = 0, digestCap: u32 = 0;
+let digests: usize = 0; // 32 bytes per chunk, grown with the chunk table
+let fileDigests: usize = 0, fileDigestCount: u32 = 0, fileDigestCap: u32 = 0;
 let pool: usize = 0, poolLen: u32 = 0, poolCap: u32 = 0;
 let nums: usize = 0, numCount: u32 = 0, numCap: u32 = 0;
 let table: usize = 0, tableMask: u32 = 0;
@@ -84,6 +85,7 @@ function newChunk(): u32 {
     const cap = chunkCap ? chunkCap * 2 : 256;
     chunks = grown(chunks, <usize>cap * 20);
     chunkPos = grown(chunkPos, <usize>cap << 2);
+    digests = grown(digests, <usize>cap << 5);
     chunkCap = cap;
   }
   return chunkCount++;
@@ -103,7 +105,7 @@ function pushEntry(pos: u32, node: u32, chunkWord: u32): void {
 }
 
 function ensurePool(extra: usize): void {
-  const need = <usize>poolLen + extra;
+  const need = <usize>poolLen + extra + 32; // slack: SIMD reads run up to 16 bytes past a string
   if (need > <usize>poolCap) {
     let cap = <usize>poolCap * 2;
     if (cap < need) cap = need;
@@ -281,43 +283,58 @@ function attrHashOf(a: u32, b: u32, c: u32, d: u32, e: u32, f: u32): u32 {
 
 // ---- the path hash table --------------------------------------------------------------------
 
+// Table slots hold (top 8 bits of the name's hash) << 24 | node id, so most probes that miss are
+// settled without touching the node or its name. NONE (id 0xffffff, tag 0xff) is never a node.
+const ID_MASK: u32 = 0x00ffffff;
+const TAG_MASK: u32 = 0xff000000;
+
 function lookupName(p: usize, n: u32, h: u32): u32 {
   let i = h & tableMask;
+  const tag = h & TAG_MASK;
   while (true) {
-    const id = load<u32>(w32(table, i));
-    if (id == NONE) return NONE;
-    const name = pool + load<u32>(nodeAt(id), N_NAME_OFF);
-    if (load<u32>(name - 4) == n && memory.compare(name, p, n) == 0) return id;
+    const slot = load<u32>(w32(table, i));
+    if (slot == NONE) return NONE;
+    if ((slot & TAG_MASK) == tag) {
+      const id = slot & ID_MASK;
+      // the build keeps every node's full hash: compare names only when it agrees
+      if (load<u32>(ntAt(id)) == h) {
+        const name = pool + load<u32>(nodeAt(id), N_NAME_OFF);
+        if (load<u32>(name - 4) == n && sameBytes(name, p, n)) return id;
+      }
+    }
     i = (i + 1) & tableMask;
   }
 }
 
 const N_NAME_OFF: usize = L.N_NAME * 4;
 
-function tableInsert(id: u32, h: u32): void {
-  // grow at load 3/4; live names only are ever probed, so rebuild from the winners
-  if ((<u64>nodeCount << 2) > (<u64>tableMask + 1) * 3) {
-    heap.free(table);
-    tableMask = tableMask * 2 + 1;
-    table = heap.alloc((<usize>tableMask + 1) << 2);
-    memory.fill(table, 0xff, (<usize>tableMask + 1) << 2);
-    for (let j: u32 = 0; j < nodeCount; j++) {
-      if (j == id) continue;
-      if (load<u32>(nodeAt(j), L.N_BITS * 4) & (L.F_SHADOWED << 24)) continue;
-      let k = load<u32>(ntAt(j)) & tableMask;
-      while (load<u32>(w32(table, k)) != NONE) k = (k + 1) & tableMask;
-      store<u32>(w32(table, k), j);
-    }
+/** Re-creates the table with mask `mask` from the live nodes' hashes (all but `skip`). */
+function rebuildTable(mask: u32, skip: u32): void {
+  if (table) heap.free(table);
+  tableMask = mask;
+  table = heap.alloc((<usize>mask + 1) << 2);
+  memory.fill(table, 0xff, (<usize>mask + 1) << 2);
+  for (let j: u32 = 0; j < nodeCount; j++) {
+    if (j == skip) continue;
+    if (load<u32>(nodeAt(j), L.N_BITS * 4) & (L.F_SHADOWED << 24)) continue;
+    const h = load<u32>(ntAt(j));
+    let k = h & mask;
+    while (load<u32>(w32(table, k)) != NONE) k = (k + 1) & mask;
+    store<u32>(w32(table, k), (h & TAG_MASK) | j);
   }
+}
+
+function tableInsert(id: u32, h: u32): void {
+  if ((<u64>nodeCount << 2) > (<u64>tableMask + 1) * 3) rebuildTable(tableMask * 2 + 1, id);
   let i = h & tableMask;
   while (load<u32>(w32(table, i)) != NONE) i = (i + 1) & tableMask;
-  store<u32>(w32(table, i), id);
+  store<u32>(w32(table, i), (h & TAG_MASK) | id);
 }
 
 function tableReplace(old: u32, id: u32, h: u32): void {
   let i = h & tableMask;
-  while (load<u32>(w32(table, i)) != old) i = (i + 1) & tableMask;
-  store<u32>(w32(table, i), id);
+  while ((load<u32>(w32(table, i)) & ID_MASK) != old) i = (i + 1) & tableMask;
+  store<u32>(w32(table, i), (h & TAG_MASK) | id);
 }
 
 // ---- nodes ------------------------------------------------------------------------------------
@@ -372,10 +389,24 @@ function makeImplicitDir(src: u32, len: u32, parent: u32, pos: u32): u32 {
 }
 
 /** The parent directory of the name at pool ref (len n), created (implicit, 0755) if missing. */
+let lastParent: u32 = 0;
+
 function ensureParent(ref: u32, n: u32, pos: u32): u32 {
   const ls = lastSlash(pool + ref, n);
   if (ls < 0) return 0;
   const plen = <u32>ls;
+  // entries come in tar order: usually the same parent as the previous entry
+  const lp = nodeAt(lastParent);
+  const lpName = pool + load<u32>(lp, N_NAME_OFF);
+  if (load<u32>(lpName - 4) == plen && (load<u32>(lp, 4) & (L.F_SHADOWED << 24)) == 0 && sameBytes(lpName, pool + ref, plen)) {
+    return lastParent;
+  }
+  const id = ensureParentSlow(ref, plen, pos);
+  if (id != NONE) lastParent = id;
+  return id;
+}
+
+function ensureParentSlow(ref: u32, plen: u32, pos: u32): u32 {
   let id = lookupName(pool + ref, plen, hashBytes(pool + ref, plen));
   if (id != NONE) {
     if (typeOf(id) != L.T_DIR) return <u32>fail(E_PARENT, inputBase + pos) | NONE;
@@ -416,7 +447,10 @@ let eSize: u64 = 0, eMode: u32 = 0, eUid: u32 = 0, eGid: u32 = 0;
 let eUser: u32 = NONE, eGroup: u32 = NONE, eLink: u32 = NONE;
 let eMtSec: i64 = 0, eMtNsec: u32 = 0;
 let eDevMajor: u32 = 0, eDevMinor: u32 = 0;
-let eDigest: u32 = NONE, eChunkDigest: u32 = NONE;
+// digests of the entry being parsed, decoded into static buffers until the entry is committed
+let eHasDigest = false, eHasChunkDigest = false;
+const E_DIGEST_BUF: usize = memory.data(32);
+const E_CHUNK_DIGEST_BUF: usize = memory.data(32);
 let eOffset: u64 = 0, eInner: u64 = 0, eChunkOffset: u64 = 0, eChunkSize: u64 = 0;
 let eXFirst: u32 = 0, eXCount: u32 = 0;
 
@@ -436,8 +470,8 @@ function resetEntry(p: usize): void {
   eMtNsec = 0;
   eDevMajor = 0;
   eDevMinor = 0;
-  eDigest = NONE;
-  eChunkDigest = NONE;
+  eHasDigest = false;
+  eHasChunkDigest = false;
   eOffset = 0;
   eInner = 0;
   eChunkOffset = 0;
@@ -447,25 +481,53 @@ function resetEntry(p: usize): void {
 }
 
 function pushChunk(pos: u32): u32 {
+  if (eOffset > L.MAX_BLOB_OFFSET) return <u32>fail(E_OFFSET, ePos) | NONE;
   const c = newChunk();
   const p = chunkAt(c);
-  store<u32>(p, encNum(eOffset));
-  store<u32>(p, encNum(eInner), 4);
-  store<u32>(p, encNum(eChunkOffset), 8);
-  store<u32>(p, encNum(eChunkSize), 12); // raw chunkSize until finish() resolves the chunk list
-  store<u32>(p, eChunkDigest, 16);
+  store<u32>(p, <u32>eOffset);
+  store<u32>(p, encNum(eChunkSize), 4); // raw chunkSize until resolveChunks; then compressedEnd
+  store<u32>(p, <u32>(eOffset >> 32) | (eHasChunkDigest ? 0x80000000 : 0), 8);
+  store<u32>(p, encNum(eInner), 12);
+  store<u32>(p, encNum(eChunkOffset), 16);
+  if (eHasChunkDigest) memory.copy(digests + (<usize>c << 5), E_CHUNK_DIGEST_BUF, 32);
   store<u32>(chunkPos + (<usize>c << 2), pos);
   return c;
+}
+
+@inline function memberOf(c: u32): u64 {
+  const p = chunkAt(c);
+  return <u64>load<u32>(p) | (<u64>(load<u32>(p, 8) & 0xffff) << 32);
+}
+
+/** The file digest of the entry being committed: SAME_DIGEST, an index into fileDigests, or NONE. */
+function fileDigest(): u32 {
+  if (!eHasDigest) return NONE;
+  if (eSize > 0 && eHasChunkDigest && sameBytes(E_DIGEST_BUF, E_CHUNK_DIGEST_BUF, 32)) return L.SAME_DIGEST;
+  if (fileDigestCount == fileDigestCap) {
+    fileDigestCap = fileDigestCap ? fileDigestCap * 2 : 64;
+    fileDigests = grown(fileDigests, <usize>fileDigestCap << 5);
+  }
+  memory.copy(fileDigests + (<usize>fileDigestCount << 5), E_DIGEST_BUF, 32);
+  return fileDigestCount++;
 }
 
 function commitEntry(): bool {
   const pos = <u32>(ePos - inputBase);
   if (eName == NONE || eType == 0) return !fail(E_MISSING, ePos);
   if (eType == L.T_CHUNK_ENTRY) {
-    const id = lookupName(pool + eName, eNameLen, hashBytes(pool + eName, eNameLen));
-    if (id == NONE || typeOf(id) != L.T_REG) return !fail(E_CHUNK_ORPHAN, ePos);
-    if (lastChunkNode != id) return !fail(E_CHUNK_ORDER, ePos);
+    // the usual case: the file whose chunk came last
+    let id = lastChunkNode;
+    if (id != NONE) {
+      const name = pool + load<u32>(nodeAt(id), N_NAME_OFF);
+      if (load<u32>(name - 4) != eNameLen || hasFlag(id, L.F_SHADOWED) || !sameBytes(name, pool + eName, eNameLen)) id = NONE;
+    }
+    if (id == NONE) {
+      id = lookupName(pool + eName, eNameLen, hashBytes(pool + eName, eNameLen));
+      if (id == NONE || typeOf(id) != L.T_REG) return !fail(E_CHUNK_ORPHAN, ePos);
+      return !fail(E_CHUNK_ORDER, ePos);
+    }
     const c = pushChunk(pos);
+    if (c == NONE) return false;
     const t = ntAt(id) + 12;
     store<u32>(t, load<u32>(t) + 1);
     pushEntry(pos, id, c | (L.T_CHUNK_ENTRY << 28));
@@ -512,11 +574,12 @@ function commitEntry(): bool {
   let chunkWord = L.CHUNK_NONE;
   if (eType == L.T_REG) {
     size = encNum(eSize);
-    b = eDigest;
+    b = fileDigest();
     aux = 0;
     lastChunkNode = NONE;
     if (eSize > 0) {
       a = pushChunk(pos);
+      if (a == NONE) return false;
       aux = 1;
       chunkWord = a;
       lastChunkNode = id;
@@ -653,33 +716,35 @@ function readPoolString(p: usize, limit: usize): usize {
   return e + 1;
 }
 
+/** Decodes 64 lowercase hex digits at s to 32 bytes at d with SIMD; false if any is not [0-9a-f]. */
+function hex32(s: usize, d: usize): bool {
+  const c0 = i8x16.splat(0x30), ca = i8x16.splat(0x61), ten = i8x16.splat(10), six = i8x16.splat(6);
+  const lowByte = i16x8.splat(0xff);
+  let ok = i8x16.splat(-1);
+  let prev = i8x16.splat(0);
+  for (let k: usize = 0; k < 4; k++) {
+    const v = v128.load(s + (k << 4));
+    const dg = i8x16.sub(v, c0);
+    const lt = i8x16.sub(v, ca);
+    const isDigit = i8x16.lt_u(dg, ten);
+    ok = v128.and(ok, v128.or(isDigit, i8x16.lt_u(lt, six)));
+    const nib = v128.bitselect(dg, i8x16.add(lt, ten), isDigit);
+    // lane i16 = first char (high nibble) in its low byte, second char in its high byte
+    const byte = v128.or(i16x8.shl(v128.and(nib, lowByte), 4), i16x8.shr_u(nib, 8));
+    if (k & 1) v128.store(d + ((k >> 1) << 4), i8x16.narrow_i16x8_u(prev, byte));
+    else prev = byte;
+  }
+  return i8x16.all_true(ok);
+}
+
 /** 32 raw bytes from "sha256:<64 lowercase hex>" at p; returns the position after the value. */
-let lastDigest: u32 = NONE;
-function readDigest(p: usize): usize {
+function readDigest(p: usize, dst: usize): usize {
   const v = p;
   p = readString(p);
   if (p == 0) return 0;
   const s = strStart;
   if (strEnd - s != 71 || (load<u64>(s) & 0x00ffffffffffffff) != 0x003a363532616873) return fail(E_DIGEST, v);
-  if (digestCount == digestCap) {
-    digestCap = digestCap ? digestCap * 2 : 256;
-    digests = grown(digests, <usize>digestCap << 5);
-  }
-  const d = digests + (<usize>digestCount << 5);
-  for (let i: usize = 0; i < 32; i++) {
-    const h = <u32>load<u8>(s + 7 + 2 * i) - 0x30, l = <u32>load<u8>(s + 8 + 2 * i) - 0x30;
-    const hv = h <= 9 ? h : h - 0x31 <= 5 ? h - 0x27 : 0xff; // 'a'..'f' → 10..15
-    const lv = l <= 9 ? l : l - 0x31 <= 5 ? l - 0x27 : 0xff;
-    if ((hv | lv) > 15) return fail(E_DIGEST, v);
-    store<u8>(d + i, <u8>((hv << 4) | lv));
-  }
-  // a file's digest and its first chunk's are usually equal: keep one copy
-  const other = eDigest != NONE ? eDigest : eChunkDigest;
-  if (other != NONE && memory.compare(digests + (<usize>other << 5), d, 32) == 0) {
-    lastDigest = other;
-  } else {
-    lastDigest = digestCount++;
-  }
+  if (!hex32(s + 7, dst)) return fail(E_DIGEST, v);
   return p;
 }
 
@@ -773,7 +838,8 @@ function readField(key: i32, p: usize): usize {
       if (isNull(p)) return p + 4;
       p = readPoolString(p, MAX_NAME);
       if (p == 0) return 0;
-      const n = cleanName(pool + lastRef, strLen);
+      let n = cleanNameFast(pool + lastRef, strLen);
+      if (n == -3) n = cleanName(pool + lastRef, strLen);
       if (n == -1) return fail(E_ESCAPE, v);
       if (n < 0) return fail(E_NAME, v);
       store<u32>(pool + lastRef - 4, <u32>n);
@@ -831,13 +897,13 @@ function readField(key: i32, p: usize): usize {
       return p;
     case K_DIGEST:
       if (isNull(p)) return p + 4;
-      p = readDigest(p);
-      eDigest = lastDigest;
+      p = readDigest(p, E_DIGEST_BUF);
+      eHasDigest = true;
       return p;
     case K_CHUNKDIGEST:
       if (isNull(p)) return p + 4;
-      p = readDigest(p);
-      eChunkDigest = lastDigest;
+      p = readDigest(p, E_CHUNK_DIGEST_BUF);
+      eHasChunkDigest = true;
       return p;
     case K_MODTIME: {
       if (isNull(p)) return p + 4;
@@ -1029,8 +1095,8 @@ function resolveChunks(): bool {
     for (let k: u32 = 0; k < count; k++) {
       const c = chunkAt(first + k);
       const at = inputBase + load<u32>(chunkPos + (<usize>(first + k) << 2));
-      if (decNum(load<u32>(c, 8)) != running) return !fail(E_CHUNK_SIZES, at);
-      let sz = decNum(load<u32>(c, 12));
+      if (decNum(load<u32>(c, 16)) != running) return !fail(E_CHUNK_SIZES, at);
+      let sz = decNum(load<u32>(c, 4));
       if (sz == 0) {
         if (k != count - 1) return !fail(E_CHUNK_SIZES, at);
         sz = size - running;
@@ -1039,7 +1105,7 @@ function resolveChunks(): bool {
       running += sz;
     }
     if (running != size) return !fail(E_CHUNK_SIZES, inputBase + load<u32>(chunkPos + (<usize>(first + count - 1) << 2)));
-    store<u32>(chunkAt(first), count, 8);
+    store<u32>(chunkAt(first), count, 16);
   }
   return true;
 }
@@ -1077,10 +1143,11 @@ function sortU64(a: usize, n: usize): void {
 function compressedEnds(tocOffset: f64): bool {
   const n = <usize>chunkCount;
   if (n == 0) return true;
+  if (tocOffset > <f64>L.MAX_BLOB_OFFSET) return !fail(E_OFFSET, inputBase);
   const offs = heap.alloc(n << 3);
   let sorted = true;
   for (let c: usize = 0; c < n; c++) {
-    const o = decNum(load<u32>(chunkAt(<u32>c)));
+    const o = memberOf(<u32>c);
     if (tocOffset >= 0 && <f64>o >= tocOffset) {
       heap.free(offs);
       return !fail(E_OFFSET, inputBase + load<u32>(chunkPos + (c << 2)));
@@ -1089,9 +1156,9 @@ function compressedEnds(tocOffset: f64): bool {
     store<u64>(offs + (c << 3), o);
   }
   if (!sorted) sortU64(offs, n);
-  const last = tocOffset >= 0 ? encFloat(tocOffset) : pushNum(-1);
+  const last: u64 = tocOffset >= 0 ? <u64>tocOffset : L.MAX_BLOB_OFFSET; // all ones: unknown
   for (let c: usize = 0; c < n; c++) {
-    const o = decNum(load<u32>(chunkAt(<u32>c)));
+    const o = memberOf(<u32>c);
     // first sorted offset > o
     let lo: usize = 0, hi = n;
     while (lo < hi) {
@@ -1099,7 +1166,10 @@ function compressedEnds(tocOffset: f64): bool {
       if (load<u64>(offs + (mid << 3)) <= o) lo = mid + 1;
       else hi = mid;
     }
-    store<u32>(chunkAt(<u32>c), lo < n ? encNum(load<u64>(offs + (lo << 3))) : last, 12);
+    const end = lo < n ? load<u64>(offs + (lo << 3)) : last;
+    const p = chunkAt(<u32>c);
+    store<u32>(p, <u32>end, 4);
+    store<u32>(p, (load<u32>(p, 8) & 0x8000ffff) | (<u32>(end >> 32) << 16), 8);
   }
   heap.free(offs);
   return true;
@@ -1121,7 +1191,7 @@ function findLandmarks(): void {
   if (id != NONE) {
     landmark = 1;
     if (typeOf(id) == L.T_REG && load<u32>(nodeAt(id), 24) != NONE) {
-      prefetchEnd = load<u32>(chunkAt(load<u32>(nodeAt(id), 24)));
+      prefetchEnd = encNum(memberOf(load<u32>(nodeAt(id), 24)));
     }
   }
 }
@@ -1141,30 +1211,41 @@ function freeTemps(): void {
 
 function freeAll(): void {
   freeTemps();
-  const blocks: usize[] = [nodes, chunks, ents, attrs, xindex, xattrs, digests, pool, nums, table, scratch];
+  const blocks: usize[] = [nodes, chunks, ents, attrs, xindex, xattrs, digests, fileDigests, pool, nums, table, scratch];
   for (let i = 0; i < blocks.length; i++) if (blocks[i]) heap.free(blocks[i]);
-  nodes = chunks = ents = attrs = xindex = xattrs = digests = pool = nums = table = scratch = 0;
+  nodes = chunks = ents = attrs = xindex = xattrs = digests = fileDigests = pool = nums = table = scratch = 0;
 }
 
 function resetBuild(len: usize): void {
-  nodes = ntemp = chunks = chunkPos = ents = attrs = attrHash = ownerHash = xindex = xattrs = digests = pool = nums = table = scratch = 0;
+  nodes = ntemp = chunks = chunkPos = ents = attrs = attrHash = ownerHash = xindex = xattrs = digests = fileDigests = pool = nums = table = scratch = 0;
   nodeCount = nodeCap = chunkCount = chunkCap = entCount = entCap = attrCount = attrCap = 0;
   attrMask = ownerMask = ownerCount = xindexCount = xindexCap = xattrCount = xattrCap = 0;
-  digestCount = digestCap = poolLen = poolCap = numCount = numCap = 0;
+  fileDigestCount = fileDigestCap = poolLen = poolCap = numCount = numCap = 0;
   scratchCap = 0;
   maxNameLen = 0;
   lastChunkNode = NONE;
   rootXFirst = rootXCount = 0;
   implicitBytes = 0;
   implicitBudget = <u64>len * 2 + 65536;
-  // a Go-written TOC spends ~250 bytes per entry
-  let guess = <u32>(len / 256) + 16;
+  lastParent = 0;
+  // a Go-written TOC spends 250-400 bytes per entry: size the tables once for that
+  let guess = <u32>(len / 320) + 16;
+  if (guess > MAX_NODES) guess = MAX_NODES;
+  nodeCap = guess;
+  nodes = heap.alloc(<usize>guess << 5);
+  ntemp = heap.alloc(<usize>guess * 20);
+  entCap = guess;
+  ents = heap.alloc(<usize>guess * 12);
+  chunkCap = guess;
+  chunks = heap.alloc(<usize>guess * 20);
+  chunkPos = heap.alloc(<usize>guess << 2);
+  digests = heap.alloc(<usize>guess << 5);
   let cap: u32 = 64;
   while (cap < guess) cap <<= 1;
   tableMask = cap * 2 - 1;
   table = heap.alloc((<usize>tableMask + 1) << 2);
   memory.fill(table, 0xff, (<usize>tableMask + 1) << 2);
-  ensurePool(<usize>len / 4 + 64);
+  ensurePool(<usize>len / 2 + 64);
   ensureScratch(256);
 }
 
@@ -1282,6 +1363,10 @@ export function toc_build(input: usize, len: usize, tocOffset: f64): usize {
     freeAll();
     return 0;
   }
+  // the final table: load at most 3/4
+  let cap: u32 = 64;
+  while (<u64>cap * 3 < <u64>nodeCount * 4) cap <<= 1;
+  if (cap - 1 != tableMask) rebuildTable(cap - 1, NONE);
   freeTemps();
   const hdr = heap.alloc(HEADER_BYTES);
   nodes = shrink(nodes, <usize>nodeCount << 5);
@@ -1290,7 +1375,8 @@ export function toc_build(input: usize, len: usize, tocOffset: f64): usize {
   attrs = shrink(attrs, <usize>attrCount * 24);
   if (xindex) xindex = shrink(xindex, <usize>xindexCount * 12);
   if (xattrs) xattrs = shrink(xattrs, <usize>xattrCount << 3);
-  if (digests) digests = shrink(digests, <usize>digestCount << 5);
+  digests = shrink(digests, <usize>chunkCount << 5);
+  if (fileDigests) fileDigests = shrink(fileDigests, <usize>fileDigestCount << 5);
   pool = shrink(pool, poolLen);
   if (nums) nums = shrink(nums, <usize>numCount << 3);
   heap.free(scratch);
@@ -1298,12 +1384,12 @@ export function toc_build(input: usize, len: usize, tocOffset: f64): usize {
   scratch = heap.alloc(scratchCap + 32);
   const words: u32[] = [
     <u32>nodes, nodeCount, <u32>chunks, chunkCount, <u32>ents, entCount, <u32>attrs, attrCount,
-    <u32>xindex, xindexCount, <u32>xattrs, xattrCount, <u32>digests, digestCount, <u32>pool, poolLen,
+    <u32>xindex, xindexCount, <u32>xattrs, xattrCount, <u32>digests, chunkCount, <u32>pool, poolLen,
     <u32>nums, numCount, <u32>table, tableMask, landmark, prefetchEnd, rootXFirst, rootXCount,
-    <u32>scratch, <u32>scratchCap,
+    <u32>scratch, <u32>scratchCap, <u32>fileDigests, fileDigestCount,
   ];
   for (let i = 0; i < words.length; i++) store<u32>(hdr + (<usize>i << 2), words[i]);
-  nodes = chunks = ents = attrs = xindex = xattrs = digests = pool = nums = table = scratch = 0;
+  nodes = chunks = ents = attrs = xindex = xattrs = digests = fileDigests = pool = nums = table = scratch = 0;
   return hdr;
 }
 
@@ -1321,7 +1407,7 @@ export function toc_error_pos(): usize {
 /** Frees an index and all its tables. */
 export function toc_free(hdr: usize): void {
   if (hdr == 0) return;
-  const tables: i32[] = [L.H_NODES, L.H_CHUNKS, L.H_ENTRIES, L.H_ATTRS, L.H_XINDEX, L.H_XATTRS, L.H_DIGESTS, L.H_POOL, L.H_NUMS, L.H_HASH, L.H_SCRATCH];
+  const tables: i32[] = [L.H_NODES, L.H_CHUNKS, L.H_ENTRIES, L.H_ATTRS, L.H_XINDEX, L.H_XATTRS, L.H_DIGESTS, L.H_FILE_DIGESTS, L.H_POOL, L.H_NUMS, L.H_HASH, L.H_SCRATCH];
   for (let i = 0; i < tables.length; i++) {
     const p = <usize>load<u32>(hdr + (<usize>tables[i] << 2));
     if (p) heap.free(p);
@@ -1356,12 +1442,17 @@ function lookupIn(hdr: usize, p: usize, n: u32): u32 {
   const poolP = <usize>load<u32>(hdr + (<usize>L.H_POOL << 2));
   const tab = <usize>load<u32>(hdr + (<usize>L.H_HASH << 2));
   const mask = load<u32>(hdr + (<usize>L.H_HASH_MASK << 2));
-  let i = hashBytes(p, n) & mask;
+  const h = hashBytes(p, n);
+  const tag = h & TAG_MASK;
+  let i = h & mask;
   while (true) {
-    const id = load<u32>(tab + (<usize>i << 2));
-    if (id == NONE) return NONE;
-    const name = poolP + load<u32>(nodesP + (<usize>id << 5), 16);
-    if (load<u32>(name - 4) == n && memory.compare(name, p, n) == 0) return id;
+    const slot = load<u32>(tab + (<usize>i << 2));
+    if (slot == NONE) return NONE;
+    if ((slot & TAG_MASK) == tag) {
+      const id = slot & ID_MASK;
+      const name = poolP + load<u32>(nodesP + (<usize>id << 5), 16);
+      if (load<u32>(name - 4) == n && sameBytes(name, p, n)) return id;
+    }
     i = (i + 1) & mask;
   }
 }

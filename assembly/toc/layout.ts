@@ -14,8 +14,8 @@ export const H_XINDEX = 8; // (node, first xattr, count), ascending node
 export const H_XINDEX_COUNT = 9;
 export const H_XATTRS = 10; // (name ref, value ref)
 export const H_XATTR_COUNT = 11;
-export const H_DIGESTS = 12; // 32 raw bytes each
-export const H_DIGEST_COUNT = 13;
+export const H_DIGESTS = 12; // chunk digests: 32 raw bytes per chunk, by chunk index
+export const H_DIGEST_COUNT = 13; // = chunk count
 export const H_POOL = 14; // string pool: [u32 length][bytes], refs point at the bytes
 export const H_POOL_BYTES = 15;
 export const H_NUMS = 16; // f64 side table for numbers that do not fit 31 bits
@@ -28,7 +28,9 @@ export const H_ROOT_XFIRST = 22;
 export const H_ROOT_XCOUNT = 23;
 export const H_SCRATCH = 24; // lookup buffer
 export const H_SCRATCH_CAP = 25;
-export const HEADER_WORDS = 26;
+export const H_FILE_DIGESTS = 26; // file digests that differ from their chunk 0's: 32 raw bytes each
+export const H_FILE_DIGEST_COUNT = 27;
+export const HEADER_WORDS = 28;
 
 /** Node record: 8 words. */
 export const NODE_WORDS: u32 = 8;
@@ -39,7 +41,8 @@ export const N_MTIME = 3; // num-encoded time: inline seconds, or index of (sec,
 export const N_NAME = 4; // pool ref of the cleaned full path
 export const N_NEXT = 5; // next sibling
 export const N_A = 6; // dir: first child; reg: first chunk; hardlink: target; char/block: devMajor
-export const N_B = 7; // reg: digest index; symlink/hardlink: linkName ref; char/block: devMinor
+export const N_B = 7; // reg: file digest index, SAME_DIGEST, or NONE; symlink/hardlink: linkName ref; char/block: devMinor
+export const SAME_DIGEST: u32 = 0xfffffffe; // the file's digest equals its chunk 0's
 
 export const F_IMPLICIT: u32 = 1;
 export const F_SHADOWED: u32 = 2;
@@ -47,13 +50,17 @@ export const F_XATTRS: u32 = 4;
 export const F_HASCHILD: u32 = 8;
 export const NLINK_MASK: u32 = 0xffffff;
 
-/** Chunk record: 5 words, a file's chunks consecutive. */
+/**
+ * Chunk record: 5 words, a file's chunks consecutive. Blob offsets are 48-bit (low word + 16 bits in
+ * C_HIGH), so blobs beyond 4 GiB cost nothing extra; compressedEnd 0x7fff_ffffffff = unknown (-1).
+ */
 export const CHUNK_WORDS: u32 = 5;
-export const C_MEMBER = 0; // num: blob offset of the gzip member
-export const C_INNER = 1; // num: innerOffset
-export const C_OFFSET = 2; // num: chunkOffset; in a file's chunk 0 (always offset 0) the chunk count
-export const C_END = 3; // num: compressedEnd
-export const C_DIGEST = 4; // digest index or NONE
+export const C_MEMBER = 0; // low 32 bits of the member's blob offset
+export const C_END = 1; // low 32 bits of compressedEnd (during the build: the raw chunkSize, num)
+export const C_HIGH = 2; // member high 16 bits | compressedEnd high 15 bits << 16 | has-digest << 31
+export const C_INNER = 3; // num: innerOffset
+export const C_OFFSET = 4; // num: chunkOffset; in a file's chunk 0 (always offset 0) the chunk count
+export const MAX_BLOB_OFFSET: u64 = 0x7fffffffffff; // 2^47 - 1
 
 /** TOC-order entry: 3 words. */
 export const ENTRY_WORDS: u32 = 3;

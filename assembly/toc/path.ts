@@ -64,3 +64,49 @@ export function lastSlash(p: usize, n: usize): isize {
   while (i >= 0 && load<u8>(p + <usize>i) != 0x2f) i--;
   return i;
 }
+
+/** Whether [a, a+n) and [b, b+n) hold the same bytes (8 at a time). */
+export function sameBytes(a: usize, b: usize, n: usize): bool {
+  let i: usize = 0;
+  while (i + 8 <= n) {
+    if (load<u64>(a + i) != load<u64>(b + i)) return false;
+    i += 8;
+  }
+  while (i < n) {
+    if (load<u8>(a + i) != load<u8>(b + i)) return false;
+    i++;
+  }
+  return true;
+}
+
+/**
+ * cleanName for the usual shapes ("./a/b", "/a/b/", "a/b"): strips leading "./" and "/" and trailing
+ * "/", then checks with SIMD that no "//", "/." or NUL remains; returns -3 when the slow path must
+ * decide. Needs 16 readable bytes after the name.
+ */
+export function cleanNameFast(p: usize, n: usize): isize {
+  let s: usize = 0;
+  while (s < n) {
+    const c = load<u8>(p + s);
+    if (c == 0x2f) s++;
+    else if (c == 0x2e && (s + 1 == n || load<u8>(p + s + 1) == 0x2f)) s += 2;
+    else break;
+  }
+  if (s >= n) return 0;
+  let e = n;
+  while (load<u8>(p + e - 1) == 0x2f) e--;
+  // a first segment of ".." (or starting with '.') goes the slow way
+  if (load<u8>(p + s) == 0x2e) return -3;
+  const slash = i8x16.splat(0x2f), dot = i8x16.splat(0x2e), zero = i8x16.splat(0);
+  for (let i = s; i < e; i += 16) {
+    const v = v128.load(p + i);
+    const w = v128.load(p + i + 1);
+    const bad = v128.or(v128.and(i8x16.eq(v, slash), v128.or(i8x16.eq(w, slash), i8x16.eq(w, dot))), i8x16.eq(v, zero));
+    let m = i8x16.bitmask(bad);
+    if (e - i < 16) m &= (1 << <i32>(e - i)) - 1;
+    if (m) return -3;
+  }
+  const len = e - s;
+  if (s) memory.copy(p, p + s, len);
+  return <isize>len;
+}

@@ -28,8 +28,30 @@ function daysInMonth(y: i32, m: i32): i32 {
   return (m == 4 || m == 6 || m == 9 || m == 11) ? 30 : 31;
 }
 
+// Layers repeat timestamps (a package's files share one): remember the last text parsed.
+const LAST: usize = memory.data(48);
+let lastLen: usize = 0;
+let lastSec: i64 = 0;
+let lastNsec: u32 = 0;
+
 /** Parses [p, p+n); false if it is not an RFC 3339 date-time. Sets timeSec / timeNsec. */
 export function parseTime(p: usize, n: usize): bool {
+  if (n == lastLen && n <= 40 && load<u64>(p) == load<u64>(LAST) && load<u64>(p, 8) == load<u64>(LAST, 8) && memory.compare(p, LAST, n) == 0) {
+    timeSec = lastSec;
+    timeNsec = lastNsec;
+    return true;
+  }
+  if (!parseTimeText(p, n)) return false;
+  if (n <= 40) {
+    memory.copy(LAST, p, n);
+    lastLen = n;
+    lastSec = timeSec;
+    lastNsec = timeNsec;
+  }
+  return true;
+}
+
+function parseTimeText(p: usize, n: usize): bool {
   if (n < 20) return false;
   const y1 = two(p), y2 = two(p + 2);
   if (y1 < 0 || y2 < 0) return false;

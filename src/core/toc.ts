@@ -65,11 +65,14 @@ const H_NODES = 0, H_NODE_COUNT = 1, H_CHUNKS = 2, H_CHUNK_COUNT = 3, H_ENTRIES 
 const H_ATTRS = 6, H_ATTR_COUNT = 7, H_XINDEX = 8, H_XINDEX_COUNT = 9, H_XATTRS = 10, H_XATTR_COUNT = 11;
 const H_DIGESTS = 12, H_DIGEST_COUNT = 13, H_POOL = 14, H_POOL_BYTES = 15, H_NUMS = 16, H_NUM_COUNT = 17;
 const H_HASH = 18, H_HASH_MASK = 19, H_LANDMARK = 20, H_PREFETCH_END = 21, H_ROOT_XFIRST = 22;
-const H_ROOT_XCOUNT = 23, H_SCRATCH = 24, H_SCRATCH_CAP = 25;
+const H_ROOT_XCOUNT = 23, H_SCRATCH = 24, H_SCRATCH_CAP = 25, H_FILE_DIGESTS = 26, H_FILE_DIGEST_COUNT = 27;
+const HEADER_WORDS = 28;
 // node words
 const NODE_WORDS = 8, N_ATTR = 0, N_BITS = 1, N_SIZE = 2, N_MTIME = 3, N_NAME = 4, N_NEXT = 5, N_A = 6, N_B = 7;
 const F_IMPLICIT = 1, F_SHADOWED = 2, F_XATTRS = 4;
-const CHUNK_WORDS = 5, C_MEMBER = 0, C_INNER = 1, C_OFFSET = 2, C_END = 3, C_DIGEST = 4;
+// chunk words: 48-bit blob offsets split in a low word and 16 bits of C_HIGH (see assembly/toc/layout.ts)
+const CHUNK_WORDS = 5, C_MEMBER = 0, C_END = 1, C_HIGH = 2, C_INNER = 3, C_OFFSET = 4;
+const SAME_DIGEST = 0xfffffffe;
 const ENTRY_WORDS = 3;
 const ATTR_WORDS = 6;
 const NONE = 0xffffffff, CHUNK_NONE = 0x0fffffff, NUM_BIG = 0x80000000;
@@ -122,7 +125,7 @@ export class TocIndex {
     this.ex = core.exports as unknown as TocExports;
     this.hdr = hdr;
     this.refresh();
-    this.h = this.u32.slice(hdr >>> 2, (hdr >>> 2) + 26);
+    this.h = this.u32.slice(hdr >>> 2, (hdr >>> 2) + HEADER_WORDS);
     this.nodesW = this.h[H_NODES] >>> 2;
     this.chunksW = this.h[H_CHUNKS] >>> 2;
     this.entriesW = this.h[H_ENTRIES] >>> 2;
@@ -197,10 +200,9 @@ export class TocIndex {
     return this.u8.slice(at, at + u32[(at - 4) >>> 2]);
   }
 
-  private digestAt(d: number): Uint8Array | null {
-    if (d === NONE) return null;
+  private digestAt(table: number, d: number): Uint8Array {
     this.w();
-    const at = this.h[H_DIGESTS] + d * 32;
+    const at = table + d * 32;
     return this.u8.slice(at, at + 32);
   }
 
@@ -284,7 +286,10 @@ export class TocIndex {
   }
   /** Content digest (raw 32 bytes of `digest`) of a regular file, or null. */
   digest(id: number): Uint8Array | null {
-    return this.type(id) === TocType.reg ? this.digestAt(this.node(id, N_B)) : null;
+    if (this.type(id) !== TocType.reg) return null;
+    const d = this.node(id, N_B);
+    if (d === NONE) return null;
+    return d === SAME_DIGEST ? this.chunkDigest(id, 0) : this.digestAt(this.h[H_FILE_DIGESTS], d);
   }
   /** Extended attributes in TOC order, values base64-decoded. */
   xattrs(id: number): Array<{ name: string; value: Uint8Array }> {
@@ -362,7 +367,7 @@ export class TocIndex {
   }
   /** Blob offset of the gzip member holding chunk k. */
   chunkMemberOffset(id: number, k: number): number {
-    return this.num(this.chunkWord(id, k, C_MEMBER));
+    return this.chunkWord(id, k, C_MEMBER) + (this.u32[this.chunksW + (this.node(id, N_A) + k) * CHUNK_WORDS + C_HIGH] & 0xffff) * 2 ** 32;
   }
   /** Offset of chunk k inside its decompressed member. */
   chunkInnerOffset(id: number, k: number): number {
@@ -370,11 +375,14 @@ export class TocIndex {
   }
   /** Blob offset where chunk k's member ends: the next distinct member offset, or tocOffset (-1 if not given). */
   chunkCompressedEnd(id: number, k: number): number {
-    return this.num(this.chunkWord(id, k, C_END));
+    const lo = this.chunkWord(id, k, C_END);
+    const hi = (this.u32[this.chunksW + (this.node(id, N_A) + k) * CHUNK_WORDS + C_HIGH] >>> 16) & 0x7fff;
+    return hi === 0x7fff && lo === 0xffffffff ? -1 : lo + hi * 2 ** 32;
   }
   /** Raw 32-byte `chunkDigest` of chunk k, or null if the TOC has none. */
   chunkDigest(id: number, k: number): Uint8Array | null {
-    return this.digestAt(this.chunkWord(id, k, C_DIGEST));
+    if ((this.chunkWord(id, k, C_HIGH) & 0x80000000) === 0) return null;
+    return this.digestAt(this.h[H_DIGESTS], this.node(id, N_A) + k);
   }
   /** Index of the chunk holding byte `fileOffset` of a regular file, or -1 past its end. */
   findChunk(id: number, fileOffset: number): number {
@@ -409,12 +417,12 @@ export class TocIndex {
 
   stats(): TocStats {
     const h = this.h;
-    const indexBytes = 26 * 4 + h[H_NODE_COUNT] * NODE_WORDS * 4 + h[H_CHUNK_COUNT] * CHUNK_WORDS * 4 +
+    const indexBytes = HEADER_WORDS * 4 + h[H_NODE_COUNT] * NODE_WORDS * 4 + h[H_CHUNK_COUNT] * CHUNK_WORDS * 4 +
       h[H_ENTRY_COUNT] * ENTRY_WORDS * 4 + h[H_ATTR_COUNT] * ATTR_WORDS * 4 + h[H_XINDEX_COUNT] * 12 +
       h[H_XATTR_COUNT] * 8 + h[H_NUM_COUNT] * 8 + (h[H_HASH_MASK] + 1) * 4 + h[H_SCRATCH_CAP];
     return {
       nodes: h[H_NODE_COUNT], chunks: h[H_CHUNK_COUNT], entries: h[H_ENTRY_COUNT], indexBytes,
-      stringBytes: h[H_POOL_BYTES], digestBytes: h[H_DIGEST_COUNT] * 32,
+      stringBytes: h[H_POOL_BYTES], digestBytes: (h[H_DIGEST_COUNT] + h[H_FILE_DIGEST_COUNT]) * 32,
     };
   }
 }

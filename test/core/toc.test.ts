@@ -162,6 +162,9 @@ test("fixtures: landmarks, chunk boundaries and hardlink counts as the Go writer
     assert.is(c64.findChunk(chunky, 65536), 1);
     assert.is(c64.chunkCount(c64.lookup("data/exact-64k.bin")), 1);
     assert.is(c64.chunkCount(c64.lookup("data/empty")), 0);
+    // built without tocOffset: the last member's end is unknown
+    assert.is(c64.chunkCompressedEnd(c64.lookup("etc/opaque/kept.txt"), 0), -1);
+    assert.is(c64.chunkCompressedEnd(chunky, 4), c64.chunkMemberOffset(c64.lookup("data/deep/deeper/leaf"), 0));
     const text = c64.lookup("data/text.txt");
     assert.is(c64.type(text), TocType.hardlink);
     assert.is(c64.name(c64.resolveHardlink(text)), "data/text-hardlink.txt");

@@ -54,13 +54,14 @@ function base64(r: () => number, n: number): string {
   return btoa(bin);
 }
 
-function time(r: () => number): string {
+/** Mostly whole seconds from a few thousand package build times, as real layers have; some odd ones. */
+function time(r: () => number, stamps: number[]): string {
   const roll = r();
-  const sec = roll < 0.05 ? -Math.floor(r() * 2e9) : roll < 0.1 ? 2147483648 + Math.floor(r() * 4e9) : Math.floor(r() * 2e9);
+  const sec = roll < 0.01 ? -Math.floor(r() * 2e9) : roll < 0.02 ? 2147483648 + Math.floor(r() * 4e9) : stamps[(r() * stamps.length) | 0];
   const d = new Date(sec * 1000);
   let s = d.toISOString().slice(0, 19);
-  if (r() < 0.1) s += "." + String(Math.floor(r() * 1e9)).padStart(9, "0").slice(0, 1 + Math.floor(r() * 9));
-  if (r() < 0.05) {
+  if (r() < 0.02) s += "." + String(Math.floor(r() * 1e9)).padStart(9, "0").slice(0, 1 + Math.floor(r() * 9));
+  if (r() < 0.01) {
     // the same instant written with an offset
     const off = (Math.floor(r() * 14) * 60 + (r() < 0.5 ? 30 : 0)) * (r() < 0.5 ? 1 : -1);
     const local = new Date((sec + off * 60) * 1000).toISOString().slice(0, 19);
@@ -89,12 +90,14 @@ export function generateToc(count: number, seed = 1, compact = false): Generated
     parts.push(`{${fields.map((f) => ind + f).join(",")}${nl}}`);
     n++;
   };
-  const stamp = () => `"modtime": ${JSON.stringify(time(r))}`;
+  const stamps = Array.from({ length: 3000 }, () => 1.2e9 + Math.floor(r() * 5e8));
+  const stamp = () => `"modtime": ${JSON.stringify(time(r, stamps))}`;
+  const owners = [1000, 33, 65534, 101, 4294967295];
   const owner = (f: string[]) => {
-    if (r() < 0.2) {
-      const uid = r() < 0.1 ? 4294967295 : (r() * 70000) | 0;
-      f.push(`"uid": ${uid}`, `"gid": ${(r() * 70000) | 0}`);
-      if (r() < 0.3) f.push(`"userName": ${JSON.stringify("user" + (uid % 7))}`, `"groupName": ${JSON.stringify("grp")}`);
+    if (r() < 0.15) {
+      const uid = owners[Math.floor(r() * r() * owners.length)];
+      f.push(`"uid": ${uid}`, `"gid": ${uid === 33 ? 33 : 100}`);
+      if (r() < 0.2) f.push(`"userName": ${JSON.stringify("user" + (uid % 7))}`, `"groupName": ${JSON.stringify("grp")}`);
     }
   };
   const extras = (f: string[]) => {
@@ -119,9 +122,12 @@ export function generateToc(count: number, seed = 1, compact = false): Generated
 
   // Go writers put the landmark first (no-prefetch) or after the prioritised files (prefetch)
   emit([`"name": "./"`, `"type": "dir"`, stamp(), `"mode": 493`]);
+  // tar order: a depth-first walk, entries of a directory after it, sometimes climbing back up
+  const stack: string[] = [""];
   while (n < count) {
     const roll = r();
-    const dir = pick(dirs);
+    if (r() < 0.04 && stack.length > 1) stack.length -= 1 + Math.floor(r() * (stack.length - 1));
+    const dir = stack[stack.length - 1];
     if (!landmarkDone && n >= Math.floor(count / 3)) {
       landmarkDone = true;
       emit([`"name": ".prefetch.landmark"`, `"type": "reg"`, `"size": 1`, `"offset": ${offset}`,
@@ -144,6 +150,7 @@ export function generateToc(count: number, seed = 1, compact = false): Generated
         emit(f);
       }
       dirs.push(p);
+      if (r() < 0.7 && stack.length < 12) stack.push(p);
     } else if (roll < 0.78) {
       const p = name(dir);
       const big = r() < 0.002;
