@@ -11,7 +11,7 @@ import { blobExists, putManifest, uploadBlob, type UploadOptions, type UploadRes
 import { isDigest, manifestReference, toReference, type Reference } from "./reference.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Session } from "./session.js";
-import { BufferSink, Transport } from "./transport.js";
+import { BufferSink, Transport, type ProxyConfig } from "./transport.js";
 
 /** stargz-store's `[blob]` keys that concern the network. */
 export interface BlobConfig {
@@ -37,6 +37,8 @@ export interface RegistryClientOptions {
   maxConfigBytes?: number;
   /** How long a failing mirror is skipped (default 30 s). */
   mirrorCooldownMs?: number;
+  /** Forward proxy; default HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment, `false` for none. */
+  proxy?: ProxyConfig | false;
 }
 
 export interface FetchedManifest {
@@ -80,7 +82,7 @@ export class RegistryClient {
       maxWaitMs: b.max_wait_msec ?? DEFAULT_RETRY.maxWaitMs,
       budgetMs: (b.fetching_timeout_sec ?? DEFAULT_RETRY.budgetMs / 1000) * 1000,
     };
-    this.transport = new Transport({ connections: opts.connections, userAgent: opts.userAgent });
+    this.transport = new Transport({ connections: opts.connections, userAgent: opts.userAgent, proxy: opts.proxy });
     this.session = new Session({
       resolver: opts.resolver ?? {},
       retry,

@@ -1,10 +1,11 @@
 // HTTP on undici: one Pool per origin (keep-alive, bounded connections), requests dispatched with a
 // raw handler so that body bytes go from undici's socket buffers straight to a sink that copies
 // them once into the caller's memory. No redirects, auth or retries here: the client does those.
-import { Pool } from "undici";
+import { EnvHttpProxyAgent, Pool } from "undici";
 import type { Dispatcher } from "undici";
 import type { IncomingHttpHeaders } from "node:http";
 import { RegistryError } from "./errors.js";
+import { isLoopbackHost } from "./hosts.js";
 
 export interface ResponseHead {
   status: number;
@@ -33,11 +34,32 @@ export interface SendOptions {
   timeoutMs: number;
 }
 
+/** Forward proxies, as HTTP_PROXY / HTTPS_PROXY / NO_PROXY (which are the default). */
+export interface ProxyConfig {
+  http?: string;
+  https?: string;
+  noProxy?: string;
+}
+
 export interface TransportOptions {
   /** Connections per origin. */
   connections?: number;
   keepAliveTimeoutMs?: number;
   userAgent?: string;
+  /** Default: from the environment; `false`: never. Loopback hosts are never proxied (as in Go). */
+  proxy?: ProxyConfig | false;
+}
+
+/** The proxy settings in effect, or undefined when no proxy is set. */
+function proxyConfig(opt: ProxyConfig | false | undefined): ProxyConfig | undefined {
+  if (opt === false) return undefined;
+  const env = process.env;
+  const c: ProxyConfig = opt ?? {
+    http: env.http_proxy || env.HTTP_PROXY || undefined,
+    https: env.https_proxy || env.HTTPS_PROXY || undefined,
+    noProxy: env.no_proxy ?? env.NO_PROXY,
+  };
+  return c.http || c.https ? c : undefined;
 }
 
 /** Read and dropped: a body nobody wants (redirects, errors past their first bytes). */
@@ -110,6 +132,8 @@ class DoneEarly extends Error {}
 
 export class Transport {
   private readonly pools = new Map<string, Pool>();
+  /** Set when a forward proxy is configured: one Pool per origin inside it, tunnelled through the proxy. */
+  private readonly proxied: EnvHttpProxyAgent | undefined;
   private readonly connections: number;
   private readonly keepAliveTimeoutMs: number;
   readonly userAgent: string;
@@ -119,6 +143,20 @@ export class Transport {
     this.connections = opts.connections ?? 8;
     this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
     this.userAgent = opts.userAgent ?? "esgz-fast/0.1";
+    const proxy = proxyConfig(opts.proxy);
+    if (proxy) {
+      this.proxied = new EnvHttpProxyAgent({
+        httpProxy: proxy.http ?? "", httpsProxy: proxy.https ?? proxy.http ?? "", noProxy: proxy.noProxy ?? "",
+        connections: this.connections, pipelining: 1, keepAliveTimeout: this.keepAliveTimeoutMs,
+        keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000), connect: { timeout: 10_000 },
+      });
+    }
+  }
+
+  /** Who carries requests to an origin: its own pool, or the proxy agent. */
+  private dispatcher(url: URL): Pool | EnvHttpProxyAgent {
+    if (this.proxied && !isLoopbackHost(url.host)) return this.proxied;
+    return this.pool(url.origin);
   }
 
   /** The pool for an origin, made on first use. */
@@ -140,7 +178,7 @@ export class Transport {
 
   /** One request; resolves with the response head once the sink has the whole body (or asked to stop). */
   send(url: URL, opts: SendOptions, choose: SinkChooser): Promise<ResponseHead> {
-    const pool = this.pool(url.origin);
+    const dispatcher = this.dispatcher(url);
     const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
     if (opts.body) headers["content-length"] = String(opts.body.byteLength);
     return new Promise<ResponseHead>((resolve, reject) => {
@@ -201,7 +239,7 @@ export class Transport {
         },
       };
       try {
-        pool.dispatch(
+        dispatcher.dispatch(
           {
             origin: url.origin,
             path: url.pathname + url.search,
@@ -222,7 +260,8 @@ export class Transport {
 
   async close(): Promise<void> {
     this.closed = true;
-    const pools = [...this.pools.values()];
+    const pools: { destroy(): Promise<void> }[] = [...this.pools.values()];
+    if (this.proxied) pools.push(this.proxied);
     this.pools.clear();
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
   }

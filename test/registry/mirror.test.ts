@@ -1,12 +1,14 @@
 // A caching tier in front of the origin: a second docker-registry configured as a pull-through cache
 // of the first, listed as the mirror. Reads go through it; when it is stopped, they fall back to the
 // origin. The pull-through cache ignores Range on blobs it has not cached yet (200 + the whole blob),
-// which the client must take without reading the whole body.
+// which the client must take without reading the whole body. And the other intermediary fleets
+// have: a forward proxy (HTTP_PROXY), which must carry requests to non-loopback hosts only.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes, createHash } from "node:crypto";
 import { pushImage, startRegistry, type PushedImage, type TestRegistry } from "../helpers/registry.js";
-import { RegistryClient } from "../../src/registry/index.js";
+import { RegistryClient, RegistryError } from "../../src/registry/index.js";
+import { startForwardProxy } from "../helpers/forward-proxy.js";
 
 const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 let origin: TestRegistry;
@@ -64,6 +66,38 @@ test("reads go through the mirror; the origin only sees the mirror; fall back to
     assert.ok(after.some((e) => e.userAgent === "esgz-fast-test" && e.path === `/v2/cache/app/blobs/${d}` && e.status === 206), "fell back to the origin");
   } finally {
     await client.close();
+  }
+});
+
+test("a forward proxy (HTTP_PROXY) carries requests to non-loopback hosts; loopback ones go direct", async () => {
+  const fwd = await startForwardProxy({ "registry.test": "127.0.0.1" });
+  const port = origin.host.split(":")[1];
+  const name = `registry.test:${port}`; // only the proxy can resolve this name
+  const client = new RegistryClient({
+    proxy: { http: fwd.url, noProxy: "" },
+    resolver: { host: { [name]: { insecure: true } } },
+    blob: { max_retries: 1, min_wait_msec: 10, max_wait_msec: 50 },
+  });
+  const direct = new RegistryClient({ proxy: false, resolver: { host: { [name]: { insecure: true } } }, blob: { max_retries: 0 } });
+  try {
+    const r = await client.resolveImage(`${name}/cache/app:v1`);
+    assert.is(r.manifestDigest, img.manifestDigest);
+    const [a] = await client.readBlob(r.ref, r.layers[0].digest, [{ offset: 4_000_000, length: 12_345 }]);
+    assert.is(hex(a), hex(layer.subarray(4_000_000, 4_012_345)));
+    assert.ok(fwd.connects.length >= 1 && fwd.connects.every((c) => c === name), `tunnels: ${fwd.connects.join(", ")}`);
+    const n = fwd.connects.length;
+    await client.readBlob(`${origin.host}/cache/app:v1`, r.layers[0].digest, [{ offset: 0, length: 10 }]);
+    assert.is(fwd.connects.length, n, "127.0.0.1 is not proxied");
+    try {
+      await direct.resolveImage(`${name}/cache/app:v1`);
+      assert.unreachable("resolved without the proxy");
+    } catch (err) {
+      assert.instance(err, RegistryError);
+      assert.match((err as Error).message, /registry registry\.test:\d+, repository cache\/app, manifest v1: .*(ENOTFOUND|EAI_AGAIN)/);
+    }
+  } finally {
+    await Promise.all([client.close(), direct.close()]);
+    await fwd.stop();
   }
 });
 
