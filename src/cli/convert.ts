@@ -1,7 +1,7 @@
 // `esgz-fast convert IN OUT`: a tar / tar.gz layer file → an eStargz layer file, or an OCI image
 // layout directory → a new OCI image layout with eStargz layers.
 import type { CAC } from "cac";
-import { readFile, stat } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 import { convertLayerFile } from "../convert/layer.js";
 import { convertOciLayout, isOciLayout } from "../convert/oci-layout.js";
 import { convertRegistryImage } from "../convert/registry.js";
@@ -90,7 +90,11 @@ export function register(cli: CAC): void {
             for (const m of r.manifests) process.stdout.write(`manifest ${m.from} -> ${m.to}\n`);
           }
         } else if (st.isFile()) {
-          progress.stage("converting", 0);
+          // a plain tar's size is the total the progress counts towards; a gzip one's is unknown
+          const head = new Uint8Array(2);
+          const fh = await open(input, "r");
+          await fh.read(head, 0, 2, 0).finally(() => fh.close());
+          progress.stage("converting", head[0] === 0x1f && head[1] === 0x8b ? 0 : st.size);
           const r = await convertLayerFile(input, output, { ...opts, onProgress: (n) => progress.update(n) });
           progress.done();
           if (flags.json) process.stdout.write(JSON.stringify({ input, output, ...r }, null, 2) + "\n");

@@ -277,6 +277,24 @@ test("a TOC member that inflates past the TOC size limit is refused (decompressi
   await rejects(open(new MemorySource(blob, "bomb"), { tocDigest: wr.tocDigest, maxTocSize: 4096 }), "toc", /bomb: TOC member at offset \d+ does not inflate: inflates to more than \d+ bytes/);
 });
 
+test("many concurrent reads on one reader (shared verifier) all return the right bytes", async () => {
+  const { blob, r: wr } = await build(tree(), { chunkSize: 4096 });
+  const r = await open(new MemorySource(blob), { tocDigest: wr.tocDigest });
+  const whole = new Map<string, Uint8Array>();
+  for (const p of ["data/chunky.bin", "data/exact-64k.bin", "bin/tool", "data/text-hardlink.txt"]) whole.set(p, await r.readWholeFile(p));
+  const rand = rng(77);
+  const jobs = Array.from({ length: 300 }, () => {
+    const p = [...whole.keys()][Math.floor(rand() * whole.size)];
+    const data = whole.get(p)!;
+    const off = Math.floor(rand() * data.length);
+    const len = 1 + Math.floor(rand() * 20_000);
+    return { p, off, len, want: data.subarray(off, off + len) };
+  });
+  const got = await Promise.all(jobs.map((j) => r.readFile(r.fileId(j.p), j.off, j.len)));
+  jobs.forEach((j, i) => assert.ok(Buffer.from(got[i]).equals(j.want), `${j.p} ${j.off}+${j.len}`));
+  r.close();
+});
+
 test("open reads the tail once when the TOC fits the window, twice when it does not", async () => {
   const { blob, r: wr } = await build(tree());
   const reads: Array<[number, number]> = [];
