@@ -147,6 +147,15 @@ export async function runPass<T>(
     }
   }
   const consumer = consume(released(), () => gzipError !== undefined);
+  // A consumer that fails (a bug, not bad bytes: those are reported) must not leave the worker
+  // waiting for it to drain: stop the worker and end the pass.
+  consumer.catch((err: Error) => {
+    crashed ??= err;
+    queue.close();
+    workerDone();
+    credit?.();
+    void stopInflateWorker();
+  });
 
   const hash = createHash("sha256");
   let bytesRead = 0;

@@ -234,6 +234,38 @@ test("a TOC entry whose offset is inside a member: tar fails, not the start of a
   assert.match(out.layers[0].checks.tar.detail!, /is not the start of a gzip member/);
 });
 
+test("TOC and tar disagree on a file's mode: tar fails naming file and field", async () => {
+  const r = rebuild(members, members, (doc) => {
+    doc.entries.find((x) => x.name === "./bin/tool")!.mode = 0o755;
+  });
+  const { res, out } = await verifyJson([await save(r.blob), "--toc-digest", r.tocDigest, "--diff-id", r.diffId]);
+  assert.is(res.code, 1);
+  assertChecks(out.layers[0], ["tar"], ["digest", "size"]);
+  assert.match(out.layers[0].checks.tar.detail!, /mode differs between the TOC and the tar/);
+  assert.is(out.layers[0].checks.tar.where!.file, "bin/tool");
+  assert.is(out.layers[0].checks.tar.expected, "0755 (TOC)");
+});
+
+test("a landmark with the wrong content (digests updated to match): tar fails naming the landmark", async () => {
+  const prio = fixtures().find((f) => f.blob === "estargz-prio.tar.gz")!;
+  const pm = splitMembers(await readFile(prio.path));
+  const { doc } = tocOfMember(pm[pm.length - 2].data);
+  const lm = doc.entries.find((e) => e.name === ".prefetch.landmark")!;
+  const i = pm.findIndex((m) => m.offset === lm.offset);
+  const data = Buffer.from(pm[i].data);
+  data[0] = 0x0e;
+  const copy = pm.slice();
+  copy[i] = { ...pm[i], data };
+  const r = rebuild(pm, copy, (d) => {
+    const e = d.entries.find((x) => x.name === ".prefetch.landmark")!;
+    e.digest = e.chunkDigest = sha256(Buffer.from([0x0e]));
+  });
+  const { res, out } = await verifyJson([await save(r.blob), "--toc-digest", r.tocDigest, "--diff-id", r.diffId]);
+  assert.is(res.code, 1);
+  assertChecks(out.layers[0], ["tar"], ["digest", "size"]);
+  assert.match(out.layers[0].checks.tar.detail!, /landmark .prefetch.landmark must hold the single byte 0x0f/);
+});
+
 test("the table explains the first failure: which file and chunk, expected and actual", async () => {
   const r = tocWithFlippedDigest();
   const res = await runCli(["verify", await save(r.blob), "--toc-digest", r.tocDigest]);
