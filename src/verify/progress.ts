@@ -12,10 +12,12 @@ export class Progress {
     this.last = now;
     const cols = Math.max(40, (this.out.columns ?? 80) - 1);
     const frac = total > 0 ? Math.min(1, done / total) : 1;
-    const info = ` ${(frac * 100).toFixed(0).padStart(3)}% ${mib(done)}/${mib(total)} MiB ${label}`;
-    const barWidth = Math.max(10, Math.min(40, cols - info.length - 2));
+    const barWidth = cols >= 60 ? 30 : 10;
     const filled = Math.round(frac * barWidth);
-    const text = `[${"#".repeat(filled)}${"-".repeat(barWidth - filled)}]${info}`.slice(0, cols);
+    const info = ` ${(frac * 100).toFixed(0).padStart(3)}% ${mib(done)}/${mib(total)} MiB `;
+    const room = cols - barWidth - 2 - info.length;
+    const name = label.length <= room ? label : "…" + label.slice(label.length - Math.max(0, room - 1));
+    const text = `[${"#".repeat(filled)}${"-".repeat(barWidth - filled)}]${info}${name}`.slice(0, cols);
     this.out.write(`\r${text}\x1b[K`);
     this.shown = true;
   }
