@@ -10,7 +10,7 @@ export class Progress {
     const now = Date.now();
     if (now - this.last < 100 && done < total) return;
     this.last = now;
-    const cols = Math.max(40, (this.out.columns ?? 80) - 1);
+    const cols = Math.max(40, (this.out.columns || 80) - 1);
     const frac = total > 0 ? Math.min(1, done / total) : 1;
     const barWidth = cols >= 60 ? 30 : 10;
     const filled = Math.round(frac * barWidth);
