@@ -60,36 +60,52 @@ const SORTED = memory.data(288 * 2, 16); // u16 symbols ordered by (length, symb
   return load<u32>(COUNT + (<usize>len << 2));
 }
 
-function entryFor(kind: i32, sym: u32, len: u32): u32 {
-  const head = (len << 8) | len;
-  if (kind == KIND_PRECODE) return (sym << 16) | head;
+// Per-symbol entry templates: value and flags, with the extra-bit count in the low byte, so that
+// an entry for a codeword of length `len` is `template + len * 257` (len in bits 8-11, len + extra
+// in bits 0-7). Built once when the module starts.
+const LITLEN_TEMPLATES = memory.data(288 * 4, 16);
+const DIST_TEMPLATES = memory.data(32 * 4, 16);
+const PRECODE_TEMPLATES = memory.data(19 * 4, 16);
+
+function templateFor(kind: i32, sym: u32): u32 {
+  if (kind == KIND_PRECODE) return sym << 16;
   if (kind == KIND_LITLEN) {
-    if (sym < 256) return E_LITERAL | (sym << 16) | head;
-    if (sym == 256) return E_EXCEPTIONAL | E_EOB | head;
+    if (sym < 256) return E_LITERAL | (sym << 16);
+    if (sym == 256) return E_EXCEPTIONAL | E_EOB;
     if (sym < 286) {
       const i = <usize>(sym - 257);
-      return (<u32>load<u16>(LEN_BASE + (i << 1)) << 16) | (len << 8) | (len + load<u8>(LEN_EXTRA + i));
+      return (<u32>load<u16>(LEN_BASE + (i << 1)) << 16) | load<u8>(LEN_EXTRA + i);
     }
-    return E_EXCEPTIONAL | head; // 286, 287: have fixed codewords but must not occur
+    return E_EXCEPTIONAL; // 286, 287: have fixed codewords but must not occur
   }
   if (sym < 30) {
     const i = <usize>sym;
-    return (<u32>load<u16>(DIST_BASE + (i << 1)) << 16) | (len << 8) | (len + load<u8>(DIST_EXTRA + i));
+    return (<u32>load<u16>(DIST_BASE + (i << 1)) << 16) | load<u8>(DIST_EXTRA + i);
   }
-  return E_EXCEPTIONAL | head; // distance symbols 30, 31 are invalid
+  return E_EXCEPTIONAL; // distance symbols 30, 31 are invalid
 }
 
-function reverseBits(code: u32, len: u32): u32 {
-  let r: u32 = 0;
-  for (let i: u32 = 0; i < len; i++) {
-    r = (r << 1) | (code & 1);
-    code >>= 1;
-  }
-  return r;
+function buildTemplates(): void {
+  for (let s: u32 = 0; s < 288; s++) store<u32>(LITLEN_TEMPLATES + (<usize>s << 2), templateFor(KIND_LITLEN, s));
+  for (let s: u32 = 0; s < 32; s++) store<u32>(DIST_TEMPLATES + (<usize>s << 2), templateFor(KIND_DIST, s));
+  for (let s: u32 = 0; s < 19; s++) store<u32>(PRECODE_TEMPLATES + (<usize>s << 2), templateFor(KIND_PRECODE, s));
+}
+buildTemplates();
+
+// @ts-ignore: decorator
+@inline function entryFor(templates: usize, sym: u32, len: u32): u32 {
+  return load<u32>(templates + (<usize>sym << 2)) + len * 257;
 }
 
 function fillInvalid(table: usize, n: u32): void {
   for (let i: u32 = 0; i < n; i++) store<u32>(table + (<usize>i << 2), E_INVALID);
+}
+
+/** The next codeword of the same length in bit-reversed form (libdeflate's trick: set the highest 0 bit, clear those above). */
+// @ts-ignore: decorator
+@inline function nextReversed(codeword: u32, len: u32): u32 {
+  const bit: u32 = 1 << (31 - clz<u32>(codeword ^ ((<u32>1 << len) - 1)));
+  return (codeword & (bit - 1)) | bit;
 }
 
 /**
@@ -133,54 +149,70 @@ export function buildTable(table: usize, lens: usize, num: u32, tablebits: u32, 
       store<u32>(OFFS + (l << 2), o + 1);
     }
   }
-  let code: u32 = 0;
-  let prevLen: u32 = 0;
-  let used: u32 = size;
-  let curLow: u32 = 0xFFFFFFFF;
-  let subStart: u32 = 0;
-  let subBits: u32 = 0;
-  for (let i: u32 = 0; i < total; i++) {
-    const sym = <u32>load<u16>(SORTED + (<usize>i << 1));
-    const len = <u32>load<u8>(lens + sym);
-    if (i == 0) prevLen = len;
-    else {
-      code = (code + 1) << (len - prevLen);
-      prevLen = len;
-    }
-    const rev = reverseBits(code, len);
-    if (len <= tablebits) {
-      const e = entryFor(kind, sym, len);
-      const step: u32 = 1 << len;
-      for (let j = rev; j < size; j += step) store<u32>(table + (<usize>j << 2), e);
-    } else {
-      const low = rev & (size - 1);
-      if (low != curLow) {
-        // A new subtable: as many index bits as the codewords sharing this prefix need (zlib's rule).
-        let curr = len - tablebits;
-        let lft: i32 = 1 << curr;
-        while (curr + tablebits < max) {
-          lft -= <i32>count(curr + tablebits);
-          if (lft <= 0) break;
-          curr++;
-          lft <<= 1;
-        }
-        if (used + (<u32>1 << curr) > enough) return BUILD_OVERSUBSCRIBED; // cannot happen for a valid code
-        subStart = used;
-        subBits = curr;
-        used += <u32>1 << curr;
-        curLow = low;
-        store<u32>(table + (<usize>low << 2), E_EXCEPTIONAL | E_SUBTABLE | (subStart << 16) | (subBits << 8) | tablebits);
-      }
-      const sl = len - tablebits;
-      const e = entryFor(kind, sym, sl);
-      const step: u32 = 1 << sl;
-      const end: u32 = 1 << subBits;
-      for (let j = rev >> tablebits; j < end; j += step) store<u32>(table + ((<usize>subStart + j) << 2), e);
-    }
-    const p = COUNT + (<usize>len << 2);
-    store<u32>(p, load<u32>(p) - 1);
+  const templates = kind == KIND_LITLEN ? LITLEN_TEMPLATES : kind == KIND_DIST ? DIST_TEMPLATES : PRECODE_TEMPLATES;
+  if (left > 0) {
+    // The single-codeword code (one 1-bit codeword, the rest invalid).
+    const e = entryFor(templates, <u32>load<u16>(SORTED), 1);
+    for (let j: u32 = 0; j < size; j += 2) store<u32>(table + (<usize>j << 2), e);
+    return BUILD_OK;
   }
-  return BUILD_OK;
+  // A complete code. Codewords of length <= tablebits, shortest first: each is stored once in a
+  // table of 2^len entries, which is doubled (copied onto its upper half) whenever len grows, so
+  // every entry ends up replicated over all the indices it prefixes.
+  let i: u32 = 0;
+  let codeword: u32 = 0; // bit-reversed, i.e. the table index
+  let len: u32 = 1;
+  while (count(len) == 0) len++;
+  let cur: u32 = 1 << len;
+  while (len <= tablebits) {
+    let n = count(len);
+    do {
+      store<u32>(table + (<usize>codeword << 2), entryFor(templates, <u32>load<u16>(SORTED + (<usize>i << 1)), len));
+      i++;
+      if (codeword == cur - 1) { // the last codeword (all ones): the code is complete
+        for (; len < tablebits; len++) {
+          memory.copy(table + (<usize>cur << 2), table, <usize>cur << 2);
+          cur <<= 1;
+        }
+        return BUILD_OK;
+      }
+      codeword = nextReversed(codeword, len);
+    } while (--n);
+    do {
+      if (++len <= tablebits) {
+        memory.copy(table + (<usize>cur << 2), table, <usize>cur << 2);
+        cur <<= 1;
+      }
+    } while (count(len) == 0);
+  }
+  // Longer codewords: subtables, each as large as the codewords sharing its prefix need.
+  cur = size;
+  let prefix: u32 = 0xFFFFFFFF;
+  let subStart: u32 = 0;
+  let n = count(len);
+  while (true) {
+    if ((codeword & (size - 1)) != prefix) {
+      prefix = codeword & (size - 1);
+      subStart = cur;
+      let subBits = len - tablebits;
+      let used = n;
+      while (used < (<u32>1 << subBits)) {
+        subBits++;
+        used = (used << 1) + count(tablebits + subBits);
+      }
+      cur = subStart + (<u32>1 << subBits);
+      if (cur > enough) return BUILD_OVERSUBSCRIBED; // cannot happen for a complete code
+      store<u32>(table + (<usize>prefix << 2), E_EXCEPTIONAL | E_SUBTABLE | (subStart << 16) | (subBits << 8) | tablebits);
+    }
+    const e = entryFor(templates, <u32>load<u16>(SORTED + (<usize>i << 1)), len - tablebits);
+    i++;
+    const stride: u32 = 1 << (len - tablebits);
+    for (let j = subStart + (codeword >> tablebits); j < cur; j += stride) store<u32>(table + (<usize>j << 2), e);
+    if (codeword == (<u32>1 << len) - 1) return BUILD_OK;
+    codeword = nextReversed(codeword, len);
+    n--;
+    while (n == 0) n = count(++len);
+  }
 }
 
 // The fixed code of block type 1, built once on first use.
