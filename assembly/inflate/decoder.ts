@@ -62,8 +62,8 @@ export const F_GZIP: u32 = 1;
 export const F_CHECK_CRC: u32 = 2;
 export const F_STREAMING: u32 = 4;
 
-/** Output room the fast loop needs: a 258-byte match plus a 7-byte word-copy spill, rounded up. */
-const FAST_OUT_ROOM: usize = 272;
+/** Output room the fast loop needs: a 258-byte match plus the word copies' spill (< 16 bytes past a match, 40 for a short one). */
+const FAST_OUT_ROOM: usize = 320;
 const LITLEN_MASK: u32 = (1 << LITLEN_TABLEBITS) - 1;
 const DIST_MASK: u32 = (1 << DIST_TABLEBITS) - 1;
 
@@ -392,6 +392,12 @@ function storedBody(s: State): i32 {
 /**
  * The fast loop. Returns 1 at the end of the block, 0 when its room conditions no longer hold
  * (the slow loop continues), or an error.
+ *
+ * Each iteration starts with >= 56 bits buffered and the litlen entry for them already looked up,
+ * and ends with exactly one refill (the loop condition proves its 8-byte load in bounds) after
+ * which the next entry is looked up before the match is copied, so the copy overlaps the lookup.
+ * Bit budget: three literals (<= 45 bits) leave >= 11 for the next lookup; a length (<= 20) plus
+ * a distance (<= 28) fit in 56, and the refill comes before the next lookup.
  */
 function fastHuffman(s: State): i32 {
   let bitbuf = s.bitbuf;
@@ -404,33 +410,39 @@ function fastHuffman(s: State): i32 {
   const lit = s.lit;
   const dist = s.dist;
   let r: i32 = 0;
+  if (inEnd - inNext < 8 || outEnd - outNext < FAST_OUT_ROOM) return 0;
+  bitbuf |= load<u64>(inNext) << <u64>bitsleft;
+  inNext += (63 - bitsleft) >> 3;
+  bitsleft |= 56;
+  let entry = load<u32>(lit + ((<usize>(<u32>bitbuf & LITLEN_MASK)) << 2));
   while (inEnd - inNext >= 8 && outEnd - outNext >= FAST_OUT_ROOM) {
-    // Refill to 56..63 bits with one unaligned load.
-    bitbuf |= load<u64>(inNext) << <u64>bitsleft;
-    inNext += (63 - bitsleft) >> 3;
-    bitsleft |= 56;
-
-    let entry = load<u32>(lit + ((<usize>(<u32>bitbuf & LITLEN_MASK)) << 2));
     if (<i32>entry < 0) {
-      // Up to three literals per refill (3 x 15 bits <= 56).
+      // Up to three literals, then refill.
       bitbuf >>= <u64>(entry & 0xFF);
       bitsleft -= entry & 0xFF;
-      store<u8>(outNext, <u8>(entry >> 16));
-      outNext++;
+      let litByte = <u8>(entry >> 16);
       entry = load<u32>(lit + ((<usize>(<u32>bitbuf & LITLEN_MASK)) << 2));
+      store<u8>(outNext, litByte);
+      outNext++;
       if (<i32>entry < 0) {
         bitbuf >>= <u64>(entry & 0xFF);
         bitsleft -= entry & 0xFF;
-        store<u8>(outNext, <u8>(entry >> 16));
-        outNext++;
+        litByte = <u8>(entry >> 16);
         entry = load<u32>(lit + ((<usize>(<u32>bitbuf & LITLEN_MASK)) << 2));
+        store<u8>(outNext, litByte);
+        outNext++;
         if (<i32>entry < 0) {
           bitbuf >>= <u64>(entry & 0xFF);
           bitsleft -= entry & 0xFF;
-          store<u8>(outNext, <u8>(entry >> 16));
+          litByte = <u8>(entry >> 16);
+          entry = load<u32>(lit + ((<usize>(<u32>bitbuf & LITLEN_MASK)) << 2));
+          store<u8>(outNext, litByte);
           outNext++;
         }
       }
+      bitbuf |= load<u64>(inNext) << <u64>bitsleft;
+      inNext += (63 - bitsleft) >> 3;
+      bitsleft |= 56;
       continue;
     }
     if (entry & E_EXCEPTIONAL) {
@@ -438,11 +450,15 @@ function fastHuffman(s: State): i32 {
         bitbuf >>= <u64>LITLEN_TABLEBITS;
         bitsleft -= LITLEN_TABLEBITS;
         entry = load<u32>(lit + ((<usize>((entry >> 16) + (<u32>bitbuf & ((<u32>1 << ((entry >> 8) & 0xF)) - 1)))) << 2));
-        if (<i32>entry < 0) {
+        if (<i32>entry < 0) { // a literal with a long codeword (<= 15 bits in all)
           bitbuf >>= <u64>(entry & 0xFF);
           bitsleft -= entry & 0xFF;
           store<u8>(outNext, <u8>(entry >> 16));
           outNext++;
+          bitbuf |= load<u64>(inNext) << <u64>bitsleft;
+          inNext += (63 - bitsleft) >> 3;
+          bitsleft |= 56;
+          entry = load<u32>(lit + ((<usize>(<u32>bitbuf & LITLEN_MASK)) << 2));
           continue;
         }
       }
@@ -457,12 +473,12 @@ function fastHuffman(s: State): i32 {
         break;
       }
     }
-    // A match: length, then distance (both fit in the bits the refill guaranteed).
+    // A match: length, then distance.
     let saved = bitbuf;
     let total = entry & 0xFF;
     bitbuf >>= <u64>total;
     bitsleft -= total;
-    const length = (entry >> 16) + ((<u32>saved & ((<u32>1 << total) - 1)) >> ((entry >> 8) & 0xF));
+    const length = <usize>((entry >> 16) + ((<u32>saved & ((<u32>1 << total) - 1)) >> ((entry >> 8) & 0xF)));
 
     entry = load<u32>(dist + ((<usize>(<u32>bitbuf & DIST_MASK)) << 2));
     if (entry & E_EXCEPTIONAL) {
@@ -479,30 +495,51 @@ function fastHuffman(s: State): i32 {
     const distance = <usize>((entry >> 16) + ((<u32>saved & ((<u32>1 << total) - 1)) >> ((entry >> 8) & 0xF)));
     if (distance > outNext - hist) { r = E_DISTANCE_TOO_FAR; break; }
 
+    // Refill and look up the next symbol before copying.
+    bitbuf |= load<u64>(inNext) << <u64>bitsleft;
+    inNext += (63 - bitsleft) >> 3;
+    bitsleft |= 56;
+    entry = load<u32>(lit + ((<usize>(<u32>bitbuf & LITLEN_MASK)) << 2));
+
     let src = outNext - distance;
-    const end = outNext + <usize>length;
+    let dst = outNext;
+    outNext += length;
     if (distance >= 8) {
-      // Each word read lies before the write position, so overlapping matches replicate correctly.
-      do {
-        store<u64>(outNext, load<u64>(src));
-        src += 8;
-        outNext += 8;
-      } while (outNext < end);
+      // Five words unconditionally (most matches are short), then two per step. Each word read
+      // lies before the write position, so overlapping matches replicate correctly.
+      store<u64>(dst, load<u64>(src));
+      store<u64>(dst + 8, load<u64>(src + 8));
+      store<u64>(dst + 16, load<u64>(src + 16));
+      store<u64>(dst + 24, load<u64>(src + 24));
+      store<u64>(dst + 32, load<u64>(src + 32));
+      src += 40;
+      dst += 40;
+      while (dst < outNext) {
+        store<u64>(dst, load<u64>(src));
+        store<u64>(dst + 8, load<u64>(src + 8));
+        src += 16;
+        dst += 16;
+      }
     } else if (distance == 1) {
       const v = <u64>load<u8>(src) * 0x0101010101010101;
-      do {
-        store<u64>(outNext, v);
-        outNext += 8;
-      } while (outNext < end);
+      store<u64>(dst, v);
+      store<u64>(dst + 8, v);
+      store<u64>(dst + 16, v);
+      store<u64>(dst + 24, v);
+      dst += 32;
+      while (dst < outNext) {
+        store<u64>(dst, v);
+        store<u64>(dst + 8, v);
+        dst += 16;
+      }
     } else {
       // Short distance: each 8-byte store leaves `distance` correct bytes; advance by that much.
       do {
-        store<u64>(outNext, load<u64>(src));
+        store<u64>(dst, load<u64>(src));
         src += distance;
-        outNext += distance;
-      } while (outNext < end);
+        dst += distance;
+      } while (dst < outNext);
     }
-    outNext = end;
   }
   s.bitbuf = bitbuf;
   s.bitsleft = bitsleft;
