@@ -21,10 +21,21 @@ export interface RangeSource {
   readRanges?(ranges: Array<{ offset: number; length: number }>): Promise<Uint8Array[]>;
 }
 
-/** Inflates a chunk's member and checks its sha256; resolves to exactly `size` verified bytes. */
-export type VerifyChunk = (
-  member: Uint8Array, innerOffset: number, size: number, digest: Uint8Array, priority: Priority,
-) => Promise<Uint8Array>;
+/** One chunk of a verification batch: its gzip member at [start, end) of the batch's bytes. */
+export interface BatchChunk {
+  start: number;
+  end: number;
+  innerOffset: number;
+  size: number;
+  /** sha256 of the chunk, 32 raw bytes. */
+  digest: Uint8Array;
+}
+
+/**
+ * Inflates and checks a batch of chunks off the event loop (the worker pool's `verifyChunks`); per
+ * chunk: exactly `size` verified bytes, or the reason it failed.
+ */
+export type VerifyBatch = (body: Uint8Array, chunks: BatchChunk[], priority: Priority) => Promise<Array<Uint8Array | string>>;
 
 /** Verified chunks by digest (hex). `get` must itself re-verify what it read from disk. */
 export interface ChunkStore {
@@ -54,6 +65,9 @@ export interface FetchStats {
   cacheHits: number;
 }
 
+/** Decompressed bytes per verification batch (one worker round trip). */
+const BATCH_BYTES = 1 << 20;
+
 export class ChunkFetcher {
   private readonly inflight = new Map<number, Promise<Uint8Array>>();
   /** Cache writes under way: background work waits for them, so it cannot outrun the disk. */
@@ -66,7 +80,7 @@ export class ChunkFetcher {
   constructor(
     private readonly map: ChunkMap,
     private readonly source: RangeSource,
-    private readonly verify: VerifyChunk,
+    private readonly verify: VerifyBatch,
     private readonly cache: ChunkStore,
     private readonly opts: FetcherOptions,
     /** Blob offset where chunk data ends (the TOC member). */
@@ -210,7 +224,7 @@ export class ChunkFetcher {
       bodies.then((all) => all[i]).then((body) => {
         this.stats.requests += ranges.length === 1 || i === 0 ? 1 : 0;
         this.stats.bytes += body.length;
-        for (const cid of r.cids) this.verifyInto(cid, body, r.start, priority, settlers.get(cid)!);
+        this.verifyRange(r.cids, body, r.start, priority, settlers);
       }, (err: Error) => {
         const e = new Error(`${this.name}: fetching blob bytes ${r.start}-${r.end - 1} failed: ${err.message}`);
         for (const cid of r.cids) { this.inflight.delete(cid); settlers.get(cid)!.reject(e); }
@@ -224,19 +238,41 @@ export class ChunkFetcher {
     return Promise.all(ranges.map((r) => this.source.read(r.offset, r.length)));
   }
 
-  private verifyInto(cid: number, body: Uint8Array, bodyStart: number, priority: Priority,
-    settle: { resolve(d: Uint8Array): void; reject(e: Error): void }): void {
+  // Verifies the chunks of one fetched range in batches of about BATCH_BYTES of output, each batch
+  // one round trip to a worker with just its members' bytes; settles every chunk exactly once.
+  private verifyRange(cids: number[], body: Uint8Array, bodyStart: number, priority: Priority,
+    settlers: Map<number, { resolve(d: Uint8Array): void; reject(e: Error): void }>): void {
     const m = this.map;
-    const member = body.subarray(m.memberStart[cid] - bodyStart, m.memberEnd[cid] - bodyStart);
-    this.verify(member, m.innerOffset[cid], m.size[cid], m.digest(cid), priority).then((data) => {
-      this.stats.chunksVerified++;
-      const put = this.cache.put(m.digestHex(cid), data);
-      if (put) this.writes.add(put.finally(() => this.writes.delete(put)));
-      this.inflight.delete(cid);
-      settle.resolve(data);
-    }, (err: Error) => {
-      this.inflight.delete(cid);
-      settle.reject(new Error(`${this.name}: chunk sha256:${m.digestHex(cid)} (blob offset ${m.memberStart[cid]}): ${err.message}`));
-    });
+    const sorted = [...cids].sort((a, b) => a - b);
+    for (let i = 0; i < sorted.length;) {
+      const batch: number[] = [];
+      let bytes = 0;
+      while (i < sorted.length && (batch.length === 0 || bytes + m.size[sorted[i]] <= BATCH_BYTES)) {
+        bytes += m.size[sorted[i]];
+        batch.push(sorted[i++]);
+      }
+      const bStart = m.memberStart[batch[0]];
+      const bEnd = Math.max(...batch.map((c) => m.memberEnd[c]));
+      const part = body.slice(bStart - bodyStart, bEnd - bodyStart);
+      const chunks = batch.map((c) => ({
+        start: m.memberStart[c] - bStart, end: m.memberEnd[c] - bStart, innerOffset: m.innerOffset[c], size: m.size[c], digest: m.digest(c),
+      }));
+      const done = (cid: number, r: Uint8Array | string | Error) => {
+        this.inflight.delete(cid);
+        const s = settlers.get(cid)!;
+        if (r instanceof Uint8Array) {
+          this.stats.chunksVerified++;
+          const put = this.cache.put(m.digestHex(cid), r);
+          if (put) this.writes.add(put.finally(() => this.writes.delete(put)));
+          s.resolve(r);
+        } else {
+          s.reject(new Error(`${this.name}: chunk sha256:${m.digestHex(cid)} (blob offset ${m.memberStart[cid]}): ${typeof r === "string" ? r : r.message}`));
+        }
+      };
+      this.verify(part, chunks, priority).then(
+        (results) => batch.forEach((cid, k) => done(cid, results[k] ?? "no result")),
+        (err: Error) => batch.forEach((cid) => done(cid, err)),
+      );
+    }
   }
 }

@@ -6,7 +6,7 @@ import type { BlobHandle, LayerView } from "../fs/als.js";
 import { FsError } from "../fs/errno.js";
 import type { TreeIndex } from "../fs/overlay.js";
 import { ChunkMap, type ChunkSourceIndex } from "./chunkmap.js";
-import { ChunkFetcher, type ChunkStore, type RangeSource, type VerifyChunk } from "./fetcher.js";
+import { ChunkFetcher, type ChunkStore, type RangeSource, type VerifyBatch } from "./fetcher.js";
 
 /** What a layer needs of its TOC index (`TocIndex` satisfies it). */
 export interface LayerIndex extends TreeIndex, ChunkSourceIndex {
@@ -68,7 +68,7 @@ export class Layer {
     readonly index: LayerIndex,
     readonly tocOffset: number,
     private readonly source: RangeSource,
-    verify: VerifyChunk,
+    verify: VerifyBatch,
     cache: ChunkStore,
     private readonly settings: FetchSettings,
     private readonly log: LayerLog,

@@ -14,8 +14,9 @@ import type { StoreMetrics } from "./metrics.js";
 import type { OpsRuntime } from "./ops.js";
 import { LayerStore, type ImageLayer } from "./store.js";
 import type { LayerIndex } from "./layer.js";
-import type { RangeSource, VerifyChunk } from "./fetcher.js";
-import { limitVerify, verifyChunkOffThread } from "./verify.js";
+import type { RangeSource, VerifyBatch } from "./fetcher.js";
+import { CorePool } from "../node/pool.js";
+import { availableParallelism } from "node:os";
 
 export interface RunningStore {
   store: LayerStore;
@@ -44,17 +45,18 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   const disk = cfg.diskCache ? await DiskChunks.open(join(cfg.root, "cache")) : undefined;
   const cache = Object.assign(ops.cache, { has: disk ? (hex: string) => disk.exists(hex) : undefined });
   const deps = readerDeps();
-  // libuv's thread pool runs the inflates and hashes: as many at once as it has threads.
-  const limited = limitVerify(verifyChunkOffThread, Number(process.env.UV_THREADPOOL_SIZE ?? 4));
-  const verify: VerifyChunk = metrics
-    ? (member, inner, size, digest, priority) => {
-      const t0 = process.hrtime.bigint();
-      return limited(member, inner, size, digest, priority).then(
-        (d) => { metrics.verifyDone(t0, true); return d; },
-        (e: Error) => { metrics.verifyDone(t0, false); throw e; },
-      );
-    }
-    : limited;
+  // Inflate + hash run in worker threads, each with its own Wasm core, a batch of chunks per round
+  // trip; reads a process waits on go first, background work never takes the last worker.
+  const pool = new CorePool({ size: Math.max(2, Math.min(4, availableParallelism())) });
+  const verify: VerifyBatch = (body, chunks, priority) => {
+    const t0 = process.hrtime.bigint();
+    return pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer] }).then((results) => {
+      for (const r of results) {
+        metrics.verifyDone(t0, typeof r !== "string");
+      }
+      return results;
+    });
+  };
 
   const store = new LayerStore({
     async resolve(ref: string): Promise<ImageLayer[]> {
@@ -122,6 +124,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     async close() {
       await mount.unmount().catch((e: Error) => log.warn("unmount failed", { error: e.message }));
       store.close();
+      await pool.close();
       await registry.close().catch(() => {});
     },
   };

@@ -5,7 +5,7 @@
 import type { LayerSource, LayerView } from "../fs/als.js";
 import { FsError } from "../fs/errno.js";
 import { Layer, type FetchSettings, type LayerIndex, type LayerLog } from "./layer.js";
-import type { ChunkStore, RangeSource, VerifyChunk } from "./fetcher.js";
+import type { ChunkStore, RangeSource, VerifyBatch } from "./fetcher.js";
 
 export const TOC_DIGEST_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest";
 export const UNCOMPRESSED_SIZE_ANNOTATION = "io.containers.estargz.uncompressed-size";
@@ -31,7 +31,7 @@ export interface StoreDeps {
   blobSource(ref: string, layer: ImageLayer): Promise<RangeSource>;
   /** Footer, TOC member, TOC digest check (when `tocDigest` is given), index. */
   openToc(source: RangeSource, tocDigest: string | undefined, name: string): Promise<{ index: LayerIndex; tocOffset: number }>;
-  verify: VerifyChunk;
+  verify: VerifyBatch;
   cache: ChunkStore;
   log: LayerLog & { info(msg: string, fields?: Record<string, unknown>): void };
 }
