@@ -1211,8 +1211,18 @@ function freeTemps(): void {
 
 function freeAll(): void {
   freeTemps();
-  const blocks: usize[] = [nodes, chunks, ents, attrs, xindex, xattrs, digests, fileDigests, pool, nums, table, scratch];
-  for (let i = 0; i < blocks.length; i++) if (blocks[i]) heap.free(blocks[i]);
+  if (nodes) heap.free(nodes);
+  if (chunks) heap.free(chunks);
+  if (ents) heap.free(ents);
+  if (attrs) heap.free(attrs);
+  if (xindex) heap.free(xindex);
+  if (xattrs) heap.free(xattrs);
+  if (digests) heap.free(digests);
+  if (fileDigests) heap.free(fileDigests);
+  if (pool) heap.free(pool);
+  if (nums) heap.free(nums);
+  if (table) heap.free(table);
+  if (scratch) heap.free(scratch);
   nodes = chunks = ents = attrs = xindex = xattrs = digests = fileDigests = pool = nums = table = scratch = 0;
 }
 
@@ -1382,13 +1392,34 @@ export function toc_build(input: usize, len: usize, tocOffset: f64): usize {
   heap.free(scratch);
   scratchCap = <usize>maxNameLen * 2 + 64;
   scratch = heap.alloc(scratchCap + 32);
-  const words: u32[] = [
-    <u32>nodes, nodeCount, <u32>chunks, chunkCount, <u32>ents, entCount, <u32>attrs, attrCount,
-    <u32>xindex, xindexCount, <u32>xattrs, xattrCount, <u32>digests, chunkCount, <u32>pool, poolLen,
-    <u32>nums, numCount, <u32>table, tableMask, landmark, prefetchEnd, rootXFirst, rootXCount,
-    <u32>scratch, <u32>scratchCap, <u32>fileDigests, fileDigestCount,
-  ];
-  for (let i = 0; i < words.length; i++) store<u32>(hdr + (<usize>i << 2), words[i]);
+  store<u32>(hdr + (L.H_NODES << 2), <u32>nodes);
+  store<u32>(hdr + (L.H_NODE_COUNT << 2), nodeCount);
+  store<u32>(hdr + (L.H_CHUNKS << 2), <u32>chunks);
+  store<u32>(hdr + (L.H_CHUNK_COUNT << 2), chunkCount);
+  store<u32>(hdr + (L.H_ENTRIES << 2), <u32>ents);
+  store<u32>(hdr + (L.H_ENTRY_COUNT << 2), entCount);
+  store<u32>(hdr + (L.H_ATTRS << 2), <u32>attrs);
+  store<u32>(hdr + (L.H_ATTR_COUNT << 2), attrCount);
+  store<u32>(hdr + (L.H_XINDEX << 2), <u32>xindex);
+  store<u32>(hdr + (L.H_XINDEX_COUNT << 2), xindexCount);
+  store<u32>(hdr + (L.H_XATTRS << 2), <u32>xattrs);
+  store<u32>(hdr + (L.H_XATTR_COUNT << 2), xattrCount);
+  store<u32>(hdr + (L.H_DIGESTS << 2), <u32>digests);
+  store<u32>(hdr + (L.H_DIGEST_COUNT << 2), chunkCount);
+  store<u32>(hdr + (L.H_POOL << 2), <u32>pool);
+  store<u32>(hdr + (L.H_POOL_BYTES << 2), poolLen);
+  store<u32>(hdr + (L.H_NUMS << 2), <u32>nums);
+  store<u32>(hdr + (L.H_NUM_COUNT << 2), numCount);
+  store<u32>(hdr + (L.H_HASH << 2), <u32>table);
+  store<u32>(hdr + (L.H_HASH_MASK << 2), tableMask);
+  store<u32>(hdr + (L.H_LANDMARK << 2), landmark);
+  store<u32>(hdr + (L.H_PREFETCH_END << 2), prefetchEnd);
+  store<u32>(hdr + (L.H_ROOT_XFIRST << 2), rootXFirst);
+  store<u32>(hdr + (L.H_ROOT_XCOUNT << 2), rootXCount);
+  store<u32>(hdr + (L.H_SCRATCH << 2), <u32>scratch);
+  store<u32>(hdr + (L.H_SCRATCH_CAP << 2), <u32>scratchCap);
+  store<u32>(hdr + (L.H_FILE_DIGESTS << 2), <u32>fileDigests);
+  store<u32>(hdr + (L.H_FILE_DIGEST_COUNT << 2), fileDigestCount);
   nodes = chunks = ents = attrs = xindex = xattrs = digests = fileDigests = pool = nums = table = scratch = 0;
   return hdr;
 }
@@ -1407,12 +1438,24 @@ export function toc_error_pos(): usize {
 /** Frees an index and all its tables. */
 export function toc_free(hdr: usize): void {
   if (hdr == 0) return;
-  const tables: i32[] = [L.H_NODES, L.H_CHUNKS, L.H_ENTRIES, L.H_ATTRS, L.H_XINDEX, L.H_XATTRS, L.H_DIGESTS, L.H_FILE_DIGESTS, L.H_POOL, L.H_NUMS, L.H_HASH, L.H_SCRATCH];
-  for (let i = 0; i < tables.length; i++) {
-    const p = <usize>load<u32>(hdr + (<usize>tables[i] << 2));
-    if (p) heap.free(p);
-  }
+  freeTable(hdr, L.H_NODES);
+  freeTable(hdr, L.H_CHUNKS);
+  freeTable(hdr, L.H_ENTRIES);
+  freeTable(hdr, L.H_ATTRS);
+  freeTable(hdr, L.H_XINDEX);
+  freeTable(hdr, L.H_XATTRS);
+  freeTable(hdr, L.H_DIGESTS);
+  freeTable(hdr, L.H_FILE_DIGESTS);
+  freeTable(hdr, L.H_POOL);
+  freeTable(hdr, L.H_NUMS);
+  freeTable(hdr, L.H_HASH);
+  freeTable(hdr, L.H_SCRATCH);
   heap.free(hdr);
+}
+
+function freeTable(hdr: usize, word: usize): void {
+  const p = <usize>load<u32>(hdr + (word << 2));
+  if (p) heap.free(p);
 }
 
 /**

@@ -64,15 +64,20 @@ function median(xs: number[]): number {
   return s[s.length >> 1];
 }
 
-function time(passes: number, fn: () => void): number {
-  fn(); // warm-up
-  const t: number[] = [];
+/** Medians of `passes` timings of a and b, interleaved so both see the same machine load. */
+function timePair(passes: number, a: () => void, b: () => void): [number, number] {
+  a();
+  b(); // warm-up
+  const ta: number[] = [], tb: number[] = [];
   for (let i = 0; i < passes; i++) {
-    const t0 = performance.now();
-    fn();
-    t.push(performance.now() - t0);
+    let t0 = performance.now();
+    a();
+    ta.push(performance.now() - t0);
+    t0 = performance.now();
+    b();
+    tb.push(performance.now() - t0);
   }
-  return median(t);
+  return [median(ta), median(tb)];
 }
 
 export async function run(): Promise<void> {
@@ -80,7 +85,7 @@ export async function run(): Promise<void> {
   const enc = new TextEncoder();
   const g = generateToc(100_000, 42);
   const inputs: Array<{ label: string; bytes: Uint8Array; tocOffset: number; passes: number }> = [
-    { label: `generated ${g.entries} entries`, bytes: enc.encode(g.json), tocOffset: g.tocOffset, passes: 7 },
+    { label: `generated ${g.entries} entries`, bytes: enc.encode(g.json), tocOffset: g.tocOffset, passes: 9 },
   ];
   for (const f of readdirSync(fixturesDir).filter((x) => x.endsWith(".toc.json")).sort()) {
     inputs.push({ label: f, bytes: readFileSync(join(fixturesDir, f)), tocOffset: -1, passes: 201 });
@@ -91,14 +96,15 @@ export async function run(): Promise<void> {
   console.log(cols.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(""));
   for (const inp of inputs) {
     let entries = 0;
-    const js = time(inp.passes, () => {
-      entries = jsIndex(inp.bytes).size;
-    });
-    const wasm = time(inp.passes, () => {
-      const idx = TocIndex.build(core, inp.bytes, inp.tocOffset >= 0 ? { tocOffset: inp.tocOffset } : {});
-      entries = idx.entryCount;
-      idx.dispose();
-    });
+    const [js, wasm] = timePair(
+      inp.passes,
+      () => jsIndex(inp.bytes),
+      () => {
+        const idx = TocIndex.build(core, inp.bytes, inp.tocOffset >= 0 ? { tocOffset: inp.tocOffset } : {});
+        entries = idx.entryCount;
+        idx.dispose();
+      },
+    );
     const row = [inp.label, (inp.bytes.length / 1e6).toFixed(2), String(entries), js.toFixed(2), wasm.toFixed(2), `${(js / wasm).toFixed(1)}x`];
     console.log(row.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(""));
   }

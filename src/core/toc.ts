@@ -77,7 +77,11 @@ const ENTRY_WORDS = 3;
 const ATTR_WORDS = 6;
 const NONE = 0xffffffff, CHUNK_NONE = 0x0fffffff, NUM_BIG = 0x80000000;
 
+/** The largest TOC accepted (about 3 million entries): input, pool and tables must fit in 4 GiB of Wasm memory. */
+export const MAX_TOC_BYTES = 1 << 30;
+
 const utf8 = new TextDecoder();
+let views: { buf: ArrayBuffer; u32: Uint32Array; f64: Float64Array; u8: Uint8Array } | undefined;
 const utf8Encoder = new TextEncoder();
 
 export interface TocBuildOptions {
@@ -141,6 +145,9 @@ export class TocIndex {
   /** Parses `json` (the TOC bytes) inside the core. Throws CoreError(code, byte position) on bad input. */
   static build(core: Core, json: Uint8Array, opts: TocBuildOptions = {}): TocIndex {
     const ex = core.exports as unknown as TocExports;
+    if (json.length > MAX_TOC_BYTES) {
+      throw new CoreError(`TOC: ${json.length} bytes is more than the ${MAX_TOC_BYTES} a TOC may have`, TocErrorCode.limit, 0);
+    }
     const input = ex.toc_input(json.length);
     let hdr = 0;
     try {
@@ -164,10 +171,13 @@ export class TocIndex {
   }
 
   private refresh(): void {
-    this.buf = this.ex.memory.buffer;
-    this.u32 = new Uint32Array(this.buf);
-    this.f64 = new Float64Array(this.buf);
-    this.u8 = new Uint8Array(this.buf);
+    const buf = this.ex.memory.buffer;
+    // indexes of one core share the views of its memory
+    if (views?.buf !== buf) views = { buf, u32: new Uint32Array(buf), f64: new Float64Array(buf), u8: new Uint8Array(buf) };
+    this.buf = buf;
+    this.u32 = views.u32;
+    this.f64 = views.f64;
+    this.u8 = views.u8;
   }
 
   /** The u32 view, re-made if memory grew since the last call. */
