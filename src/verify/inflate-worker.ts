@@ -25,6 +25,11 @@ function post(msg: FromInflater, transfer: ArrayBuffer[] = []): void {
 
 function flush(): void {
   if (fill === 0 && members.length === 0) return;
+  if (fill === 0) {
+    post({ type: "out", pass, bytes: new Uint8Array(0), members });
+    members = [];
+    return;
+  }
   const bytes = batch.subarray(0, fill);
   for (let cur = Atomics.load(pending, 0); cur > OUTPUT_LIMIT; cur = Atomics.load(pending, 0)) Atomics.wait(pending, 0, cur, 100);
   Atomics.add(pending, 0, fill);
@@ -48,6 +53,7 @@ const sink = {
   },
   member(m: MemberBoundary): void {
     members.push(m);
+    if (members.length >= 4096) flush(); // many empty members must not pile up here either
   },
 };
 

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { parseFooter } from "../estargz/footer.js";
 import { CheckBook, type LayerKind, type LayerReport } from "./checks.js";
-import type { MemberBoundary } from "./members.js";
+import type { MemberTable } from "./member-table.js";
 import { checkFooterPlacement, checkOffsets } from "./offsets.js";
 import { runPass, warmInflateWorker, type PassResult } from "./pass.js";
 import { readTail, type Tail } from "./tail.js";
@@ -91,7 +91,7 @@ async function checkWithTail(
   }
   const facts = pass.consumed!;
   checkDigest(pass.digest!, pass.bytesRead, blob.size, target, book, report);
-  report.actual.members = pass.members.length;
+  report.actual.members = pass.members.count;
 
   if (pass.gzipError) {
     book.fail("gzip", { detail: await gzipFailureText(blob, pass.gzipError, pass.members), where: { blobOffset: pass.gzipError.position } });
@@ -100,7 +100,7 @@ async function checkWithTail(
     if (tail.footer && !book.failed("footer")) book.skip("footer", why);
     return;
   }
-  book.pass("gzip", `${pass.members.length} members, CRC-32 and ISIZE of each`);
+  book.pass("gzip", `${pass.members.count} members, CRC-32 and ISIZE of each`);
 
   const diffId = pass.diffId!, size = pass.uncompressedSize!;
   report.actual.diffId = diffId;
@@ -169,8 +169,8 @@ function compare(book: CheckBook, name: "digest" | "tocDigest" | "diffId" | "siz
 }
 
 /** A gzip failure in words; bytes after a footer-shaped last member are called what they are. */
-async function gzipFailureText(blob: LayerBlob, err: { message: string; position: number }, members: MemberBoundary[]): Promise<string> {
-  const last = members[members.length - 1];
+async function gzipFailureText(blob: LayerBlob, err: { message: string; position: number }, members: MemberTable): Promise<string> {
+  const last = members.last();
   if (last && last.cEnd <= err.position && last.dStart === last.dEnd && (last.cEnd - last.cStart === 51 || last.cEnd - last.cStart === 47)) {
     try {
       const len = last.cEnd - last.cStart;

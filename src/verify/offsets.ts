@@ -3,13 +3,11 @@
 // offset must be the member holding the TOC's tar header; the footer must be the last member.
 import type { Footer } from "../estargz/footer.js";
 import type { CheckBook } from "./checks.js";
-import type { MemberBoundary } from "./members.js";
+import type { MemberTable } from "./member-table.js";
 import type { StreamFacts } from "./tar-check.js";
 import type { TocView } from "./toc-view.js";
 
-export function checkOffsets(toc: TocView, members: MemberBoundary[], facts: StreamFacts, book: CheckBook): void {
-  const byStart = new Map<number, MemberBoundary>();
-  for (const m of members) byStart.set(m.cStart, m);
+export function checkOffsets(toc: TocView, members: MemberTable, facts: StreamFacts, book: CheckBook): void {
   const seen = facts.payloadOffset;
   if (!seen) return;
   for (let id = 0; id < toc.count; id++) {
@@ -19,7 +17,7 @@ export function checkOffsets(toc: TocView, members: MemberBoundary[], facts: Str
     for (let k = 0; k < toc.chunkCount(id); k++) {
       const off = toc.chunkMemberOffset(id, k), inner = toc.chunkInnerOffset(id, k);
       const where = { file: name, chunk: k, blobOffset: off };
-      const m = byStart.get(off);
+      const m = members.startingAt(off);
       if (!m) {
         book.fail("tar", { detail: `chunk ${k} of ${JSON.stringify(name)}: the TOC offset ${off} is not the start of a gzip member`, where });
         continue;
@@ -34,7 +32,7 @@ export function checkOffsets(toc: TocView, members: MemberBoundary[], facts: Str
         });
         continue;
       }
-      const end = byStart.get(toc.chunkCompressedEnd(id, k));
+      const end = members.startingAt(toc.chunkCompressedEnd(id, k));
       const limit = end ? end.dStart : m.dEnd;
       if (tarAt + toc.chunkSize(id, k) > limit) {
         book.fail("tar", {
@@ -47,8 +45,8 @@ export function checkOffsets(toc: TocView, members: MemberBoundary[], facts: Str
 }
 
 /** The footer's claims against the stream: TOC member start, TOC header position, footer last. */
-export function checkFooterPlacement(footer: Footer, blobSize: number, members: MemberBoundary[], facts: StreamFacts, book: CheckBook): void {
-  const tocMember = members.find((m) => m.cStart === footer.tocOffset);
+export function checkFooterPlacement(footer: Footer, blobSize: number, members: MemberTable, facts: StreamFacts, book: CheckBook): void {
+  const tocMember = members.startingAt(footer.tocOffset);
   if (!tocMember) {
     book.fail("footer", { detail: `the footer's TOC offset ${footer.tocOffset} is not the start of a gzip member`, where: { blobOffset: footer.tocOffset } });
   } else if (facts.tocHeaderOffset !== undefined && facts.tocHeaderOffset !== tocMember.dStart) {
@@ -58,7 +56,7 @@ export function checkFooterPlacement(footer: Footer, blobSize: number, members: 
       actual: `decompressed offset ${facts.tocHeaderOffset}`,
     });
   }
-  const last = members[members.length - 1];
+  const last = members.last();
   const start = blobSize - footer.size;
   if (!last || last.cStart !== start || last.cEnd !== blobSize || last.dEnd !== last.dStart) {
     book.fail("footer", {

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { INPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
-import type { MemberBoundary } from "./members.js";
+import { MAX_MEMBERS, MemberTable } from "./member-table.js";
 import type { LayerBlob } from "./target.js";
 
 export interface PassResult<T> {
@@ -12,7 +12,7 @@ export interface PassResult<T> {
   digest?: string;
   bytesRead: number;
   /** Every gzip member, in blob order, up to the first gzip error. */
-  members: MemberBoundary[];
+  members: MemberTable;
   gzipError?: { message: string; position: number };
   ioError?: string;
   /** sha256 and size of the decompressed stream (when it inflated to the end). */
@@ -95,7 +95,7 @@ export async function runPass<T>(
   const pending = new SharedArrayBuffer(4);
   const pendingView = new Int32Array(pending);
   const queue = new PieceQueue();
-  const members: MemberBoundary[] = [];
+  const members = new MemberTable();
   let gzipError: PassResult<T>["gzipError"];
   let inflight = 0;
   let credit: (() => void) | null = null;
@@ -108,7 +108,14 @@ export async function runPass<T>(
     if (msg.pass !== pass) return;
     switch (msg.type) {
       case "out":
-        for (const m of msg.members) members.push(m);
+        for (const m of msg.members) {
+          if (!members.push(m) && !gzipError) {
+            gzipError = { message: `more than ${MAX_MEMBERS} gzip members: refused (memory bound)`, position: m.cStart };
+            queue.close();
+            workerDone();
+            void stopInflateWorker();
+          }
+        }
         if (msg.bytes.length) queue.push(msg.bytes);
         break;
       case "consumed":
