@@ -10,7 +10,7 @@ export const OUTPUT_LIMIT = 16 << 20;
 export const INPUT_LIMIT = 8 << 20;
 
 export type ToInflater =
-  | { type: "init"; pass: number; start: number; pending: SharedArrayBuffer }
+  | { type: "init"; pass: number; start: number; pending: SharedArrayBuffer; hashDiffId: boolean }
   | { type: "data"; pass: number; bytes: Uint8Array }
   | { type: "end"; pass: number };
 
@@ -18,4 +18,4 @@ export type FromInflater =
   | { type: "out"; pass: number; bytes: Uint8Array; members: MemberBoundary[] }
   | { type: "consumed"; pass: number; n: number }
   | { type: "error"; pass: number; message: string; position: number }
-  | { type: "done"; pass: number; diffId: string; size: number };
+  | { type: "done"; pass: number; diffId?: string; size: number };

@@ -1,6 +1,6 @@
 // Worker thread: inflates a blob's bytes as they are read (with its own Wasm core) and sends back the
-// decompressed stream in ~1 MiB batches plus every member boundary, and hashes it (the diffID) here,
-// which balances the work: the main thread hashes the blob, the chunks and walks the tar. One pass at a time; the worker is
+// decompressed stream in ~1 MiB batches plus every member boundary; it hashes the stream (diffID) too
+// when the main thread has more to do (balance.ts decides). One pass at a time; the worker is
 // reused for the next layer. Output is bounded: while the main thread has more than OUTPUT_LIMIT bytes
 // unprocessed this thread waits (Atomics), so a decompression bomb cannot fill memory.
 import { createHash, type Hash } from "node:crypto";
@@ -16,7 +16,7 @@ let failed = false;
 let batch = new Uint8Array(BATCH);
 let fill = 0;
 let members: MemberBoundary[] = [];
-let diff: Hash = createHash("sha256");
+let diff: Hash | undefined;
 let size = 0;
 
 function post(msg: FromInflater, transfer: ArrayBuffer[] = []): void {
@@ -41,7 +41,7 @@ function flush(): void {
 
 const sink = {
   output(view: Uint8Array): void {
-    diff.update(view);
+    diff?.update(view);
     size += view.length;
     for (let o = 0; o < view.length; ) {
       const n = Math.min(view.length - o, BATCH - fill);
@@ -64,7 +64,7 @@ port.on("message", (msg: ToInflater) => {
     pending = new Int32Array(msg.pending);
     inflater = new BlobInflater(sink, msg.start);
     failed = false;
-    diff = createHash("sha256");
+    diff = msg.hashDiffId ? createHash("sha256") : undefined;
     size = 0;
     fill = 0;
     members = [];
@@ -77,7 +77,7 @@ port.on("message", (msg: ToInflater) => {
     else {
       inflater!.end();
       flush();
-      post({ type: "done", pass, diffId: "sha256:" + diff.digest("hex"), size });
+      post({ type: "done", pass, diffId: diff ? "sha256:" + diff.digest("hex") : undefined, size });
     }
   } catch (err) {
     failed = true;

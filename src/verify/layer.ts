@@ -6,6 +6,7 @@ import { parseFooter } from "../estargz/footer.js";
 import { CheckBook, type LayerKind, type LayerReport } from "./checks.js";
 import type { MemberTable } from "./member-table.js";
 import { checkFooterPlacement, checkOffsets } from "./offsets.js";
+import { diffIdOnMainThread } from "./balance.js";
 import { runPass, warmInflateWorker, type PassResult } from "./pass.js";
 import { readTail, type Tail } from "./tail.js";
 import { checkStream, type StreamFacts } from "./tar-check.js";
@@ -50,22 +51,15 @@ async function check(blob: LayerBlob, target: LayerTarget, book: CheckBook, repo
     return;
   }
 
-  // The tail (footer, TOC) is read while the pass starts: the decompressed stream waits, bounded, in
-  // the worker until the TOC is there to check it against.
+  // The worker starts while the tail (footer, TOC) is read; the TOC says how to share the work.
   warmInflateWorker();
   const tailRead = readTail(blob);
   tailRead.catch(() => {}); // rethrown below
   try {
-    const pass = await runPass(blob, async (stream, gzipFailed) => {
-      let tail: Tail;
-      try {
-        tail = await tailRead;
-      } catch {
-        for await (const _ of stream); // keep the worker going; the error is reported after the pass
-        return undefined;
-      }
-      return checkStream(stream, tail.toc, book, gzipFailed);
-    }, progress);
+    const tail = await tailRead;
+    const pass = await runPass(blob, (stream, gzipFailed) => checkStream(stream, tail.toc, book, gzipFailed), progress, {
+      diffIdOnMainThread: diffIdOnMainThread(tail.toc, blob.size),
+    });
     await checkWithTail(blob, await tailRead, pass, target, book, report);
   } finally {
     await tailRead.then((t) => t.toc?.dispose(), () => {}); // the index lives in Wasm memory
@@ -73,7 +67,7 @@ async function check(blob: LayerBlob, target: LayerTarget, book: CheckBook, repo
 }
 
 async function checkWithTail(
-  blob: LayerBlob, tail: Tail, pass: PassResult<StreamFacts | undefined>, target: LayerTarget, book: CheckBook, report: LayerReport,
+  blob: LayerBlob, tail: Tail, pass: PassResult<StreamFacts>, target: LayerTarget, book: CheckBook, report: LayerReport,
 ): Promise<void> {
   const ex = target.expect;
   const estargz = tail.footer !== undefined || ex.tocDigest !== undefined;

@@ -89,7 +89,9 @@ export async function runPass<T>(
   blob: LayerBlob,
   consume: (decompressed: AsyncIterable<Uint8Array>, gzipFailed: () => boolean) => Promise<T>,
   onProgress?: (bytesRead: number) => void,
+  opts: { diffIdOnMainThread?: boolean } = {},
 ): Promise<PassResult<T>> {
+  const diffHere = opts.diffIdOnMainThread ? createHash("sha256") : undefined;
   const worker = inflateWorker();
   const pass = ++passes;
   const pending = new SharedArrayBuffer(4);
@@ -103,6 +105,7 @@ export async function runPass<T>(
   const finished = new Promise<void>((r) => (workerDone = r));
   let crashed: Error | undefined;
   let diffId: string | undefined, uncompressedSize: number | undefined;
+  let inflated = false; // the worker reached the end of the gzip stream
 
   const onMessage = (msg: FromInflater) => {
     if (msg.pass !== pass) return;
@@ -129,6 +132,7 @@ export async function runPass<T>(
         break;
       case "done":
         diffId = msg.diffId;
+        inflated = true;
         uncompressedSize = msg.size;
         queue.close();
         workerDone();
@@ -148,6 +152,7 @@ export async function runPass<T>(
   // The consumer's view of the stream releases the worker's output budget as it pulls.
   async function* released(): AsyncIterable<Uint8Array> {
     for await (const b of queue) {
+      diffHere?.update(b);
       Atomics.sub(pendingView, 0, b.length);
       Atomics.notify(pendingView, 0);
       yield b;
@@ -167,7 +172,7 @@ export async function runPass<T>(
   const hash = createHash("sha256");
   let bytesRead = 0;
   let ioError: string | undefined;
-  worker.postMessage({ type: "init", pass, start: 0, pending } satisfies ToInflater);
+  worker.postMessage({ type: "init", pass, start: 0, pending, hashDiffId: !diffHere } satisfies ToInflater);
   try {
     for await (const piece of blob.stream(0, blob.size)) {
       hash.update(piece);
@@ -191,6 +196,7 @@ export async function runPass<T>(
     await finished;
     const consumed = await consumer;
     if (crashed) throw crashed;
+    if (inflated && diffHere) diffId = "sha256:" + diffHere.digest("hex"); // the consumer has drained the stream
     return { digest: ioError ? undefined : "sha256:" + hash.digest("hex"), bytesRead, members, gzipError, ioError, diffId, uncompressedSize, consumed };
   } finally {
     worker.off("message", onMessage);
