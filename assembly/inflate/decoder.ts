@@ -310,30 +310,41 @@ function blockHeader(s: State): i32 {
   }
   let r = buildTable(s.precode, lens, 19, PRECODE_TABLEBITS, KIND_PRECODE, PRECODE_ENOUGH);
   if (r != BUILD_OK) return r;
-  // The litlen and distance code lengths, one run-length-coded sequence.
+  // The litlen and distance code lengths, one run-length-coded sequence (bit reader in locals).
   const total = nlit + ndist;
   const pre = s.precode;
+  let bitbuf = s.bitbuf;
+  let bitsleft = s.bitsleft;
+  let inNext = s.inNext;
+  const inEnd = s.inEnd;
   let i: u32 = 0;
+  let err: i32 = 0;
   while (i < total) {
-    ensureBits(s, 14); // as many as there are; the peek below checks what it needs
-    const e = load<u32>(pre + ((<usize>s.bitbuf & 0x7F) << 2));
+    while (bitsleft < 56 && inNext < inEnd) {
+      bitbuf |= <u64>load<u8>(inNext) << <u64>bitsleft;
+      inNext++;
+      bitsleft += 8;
+    }
+    const e = load<u32>(pre + ((<usize>bitbuf & 0x7F) << 2));
     const n = e & 0xFF;
-    if (n > s.bitsleft) return starved(s);
     const sym = e >> 16;
     if (sym < 16) {
-      takeBits(s, n);
+      if (n > bitsleft) { err = ST_NEED_INPUT; break; }
+      bitbuf >>= <u64>n;
+      bitsleft -= n;
       store<u8>(lens + i, <u8>sym);
       i++;
       continue;
     }
     const extra: u32 = sym == 16 ? 2 : sym == 17 ? 3 : 7;
-    if (n + extra > s.bitsleft) return starved(s);
-    takeBits(s, n);
-    const x = takeBits(s, extra);
+    if (n + extra > bitsleft) { err = ST_NEED_INPUT; break; }
+    const x = <u32>(bitbuf >> <u64>n) & ((<u32>1 << extra) - 1);
+    bitbuf >>= <u64>(n + extra);
+    bitsleft -= n + extra;
     let rep: u32;
     let val: u8 = 0;
     if (sym == 16) {
-      if (i == 0) return E_CODE_LENGTHS;
+      if (i == 0) { err = E_CODE_LENGTHS; break; }
       val = load<u8>(lens + i - 1);
       rep = 3 + x;
     } else if (sym == 17) {
@@ -341,10 +352,15 @@ function blockHeader(s: State): i32 {
     } else {
       rep = 11 + x;
     }
-    if (i + rep > total) return E_CODE_LENGTHS;
+    if (i + rep > total) { err = E_CODE_LENGTHS; break; }
     memory.fill(lens + i, val, rep);
     i += rep;
   }
+  s.bitbuf = bitbuf;
+  s.bitsleft = bitsleft;
+  s.inNext = inNext;
+  if (err == ST_NEED_INPUT) return starved(s);
+  if (err != 0) return err;
   if (load<u8>(lens + 256) == 0) return E_MISSING_EOB;
   r = buildTable(s.dynLit, lens, nlit, LITLEN_TABLEBITS, KIND_LITLEN, LITLEN_ENOUGH);
   if (r != BUILD_OK) return r;

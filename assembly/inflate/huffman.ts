@@ -22,7 +22,7 @@ export const E_EOB: u32 = 0x2000;
 /** An unused or forbidden codeword: decoding it is an error. Claims 1 bit so a peek never over-asks. */
 const E_INVALID: u32 = E_EXCEPTIONAL | (1 << 8) | 1;
 
-export const LITLEN_TABLEBITS: u32 = 11;
+export const LITLEN_TABLEBITS: u32 = 10;
 export const DIST_TABLEBITS: u32 = 8;
 export const PRECODE_TABLEBITS: u32 = 7;
 // Worst-case table sizes with subtables (zlib's `enough` for 288 symbols / 11 bits / 15 max and for
