@@ -301,11 +301,15 @@ async function peekGzip(input: TarInput): Promise<{ gzip: boolean; stream: Async
   const head = first.done ? new Uint8Array(0) : first.value;
   const gzip = head.length >= 3 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 8;
   async function* rest(): AsyncGenerator<Uint8Array> {
-    if (!first.done) yield first.value;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
+    try {
+      if (!first.done) yield first.value;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      await it.return?.(); // stopped early (an error, or data after the end of the archive): release the source
     }
   }
   return { gzip, stream: rest() };
@@ -353,14 +357,18 @@ export async function writeEStargz(input: TarInput, sink: Sink, opts: WriterOpti
   try {
     const { gzip, stream } = await peekGzip(input);
     if (prioritized.length === 0) {
-      const tin = progressInput(new StreamInput(plainStream(gzip, stream)), opts.onProgress);
-      const tr = new TarReader(tin);
-      await b.landmark(NO_PREFETCH_LANDMARK);
-      const payload = { read: (n: number) => tr.readPayload(n) };
-      for (let e = await tr.next(); e; e = await tr.next()) {
-        for (const g of tr.pendingGlobal.splice(0)) out.append(g);
-        if (reserved(e.name)) continue;
-        await b.entry(e, payload);
+      const sin = new StreamInput(plainStream(gzip, stream));
+      try {
+        const tr = new TarReader(progressInput(sin, opts.onProgress));
+        await b.landmark(NO_PREFETCH_LANDMARK);
+        const payload = { read: (n: number) => tr.readPayload(n) };
+        for (let e = await tr.next(); e; e = await tr.next()) {
+          for (const g of tr.pendingGlobal.splice(0)) out.append(g);
+          if (reserved(e.name)) continue;
+          await b.entry(e, payload);
+        }
+      } finally {
+        await sin.close(); // releases the input (file descriptor, gunzip) also when we stop early
       }
     } else {
       missing = await writeReordered(input, gzip, stream, b, prioritized, opts);

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -226,6 +226,29 @@ test("malformed input tars: each a precise tar error", async () => {
   await expectTarError(badSum, /header at input offset 512: checksum \d+ does not match the computed \d+/);
   await expectTarError(good.subarray(0, 512 * 5 + 100), /input tar ends inside/);
   await expectTarError(Buffer.from("this is not a tar file at all".repeat(40)), /checksum|not octal/);
+});
+
+test("a failing conversion of a file releases it (no file descriptor left open)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "esgz-fd-"));
+  try {
+    const bad = Buffer.from(readFileSync(treeTar));
+    bad[bad.indexOf("./data/deep/\0") + 2] ^= 0xff; // a header well inside the archive
+    const plainPath = join(dir, "bad.tar");
+    const gzPath = join(dir, "bad.tar.gz");
+    writeFileSync(plainPath, bad);
+    writeFileSync(gzPath, gzipSync(bad));
+    const fds = () => readdirSync("/proc/self/fd").length;
+    const before = fds();
+    for (let i = 0; i < 5; i++) {
+      for (const p of [plainPath, gzPath]) {
+        await build(p).then(() => assert.unreachable("a bad tar converted"), (err) => assert.instance(err, EStargzError));
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(fds(), before);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

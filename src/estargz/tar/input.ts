@@ -68,6 +68,16 @@ export class StreamInput implements ByteInput {
     return this.take(n, true)!;
   }
 
+  /** Stops reading: the underlying stream is closed (destroyed) if it was not consumed to its end. */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      this.ended = true;
+      await this.it.return?.();
+    }
+    this.pieces = [];
+    this.buffered = 0;
+  }
+
   async skip(n: number): Promise<number> {
     let left = n;
     while (left > 0) {
