@@ -2,9 +2,8 @@
 // Flags and config.toml are stargz-store's (Go flag syntax: -root and --root both work), parsed by
 // src/store/config.ts from the raw arguments, so cac does not see them.
 import type { CAC } from "cac";
-import { loadConfig, usageText } from "../store/config.js";
-import { reportStartupError, startOps, type OpsRuntime } from "../store/ops.js";
-import { startStore, type RunningStore } from "../store/service.js";
+import type { OpsRuntime } from "../store/ops.js";
+import type { RunningStore } from "../store/service.js";
 
 export function register(cli: CAC): void {
   cli
@@ -19,6 +18,10 @@ export function register(cli: CAC): void {
 
 /** Runs the store until SIGTERM/SIGINT; returns the exit code. */
 export async function runMount(argv: string[]): Promise<number> {
+  // Loaded here, not at the top: other subcommands must not pay for the store's module graph.
+  const [{ loadConfig, usageText }, { reportStartupError, startOps }, { startStore }] = await Promise.all([
+    import("../store/config.js"), import("../store/ops.js"), import("../store/service.js"),
+  ]);
   let ops: OpsRuntime;
   let running: RunningStore;
   try {
