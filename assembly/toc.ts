@@ -390,16 +390,25 @@ function makeImplicitDir(src: u32, len: u32, parent: u32, pos: u32): u32 {
 
 /** The parent directory of the name at pool ref (len n), created (implicit, 0755) if missing. */
 let lastParent: u32 = 0;
+let lastDir: u32 = 0;
+
+/** Whether live node id is named by the first plen bytes of the pool string at ref. */
+@inline function isParent(id: u32, ref: u32, plen: u32): bool {
+  const p = nodeAt(id);
+  const name = pool + load<u32>(p, N_NAME_OFF);
+  return load<u32>(name - 4) == plen && (load<u32>(p, 4) & (L.F_SHADOWED << 24)) == 0 && sameBytes(name, pool + ref, plen);
+}
 
 function ensureParent(ref: u32, n: u32, pos: u32): u32 {
   const ls = lastSlash(pool + ref, n);
   if (ls < 0) return 0;
   const plen = <u32>ls;
   // entries come in tar order: usually the same parent as the previous entry
-  const lp = nodeAt(lastParent);
-  const lpName = pool + load<u32>(lp, N_NAME_OFF);
-  if (load<u32>(lpName - 4) == plen && (load<u32>(lp, 4) & (L.F_SHADOWED << 24)) == 0 && sameBytes(lpName, pool + ref, plen)) {
-    return lastParent;
+  if (isParent(lastParent, ref, plen)) return lastParent;
+  // or the directory created last (tar order descends into it)
+  if (lastDir != lastParent && isParent(lastDir, ref, plen)) {
+    lastParent = lastDir;
+    return lastDir;
   }
   const id = ensureParentSlow(ref, plen, pos);
   if (id != NONE) lastParent = id;
@@ -604,6 +613,7 @@ function commitEntry(): bool {
   }
   initNode(id, attr, bits, size, mtime, eName, a, b);
   initTemp(id, h, parent, aux, pos);
+  if (eType == L.T_DIR) lastDir = id;
   setFlag(parent, L.F_HASCHILD);
   pushEntry(pos, id, chunkWord | (eType << 28));
   return true;
@@ -1238,6 +1248,7 @@ function resetBuild(len: usize): void {
   implicitBytes = 0;
   implicitBudget = <u64>len * 2 + 65536;
   lastParent = 0;
+  lastDir = 0;
   // a Go-written TOC spends 250-400 bytes per entry: size the tables once for that
   let guess = <u32>(len / 320) + 16;
   if (guess > MAX_NODES) guess = MAX_NODES;

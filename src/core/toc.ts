@@ -182,10 +182,8 @@ export class TocIndex {
 
   /** The u32 view, re-made if memory grew since the last call. */
   private w(): Uint32Array {
-    if (this.ex.memory.buffer !== this.buf) {
-      if (this.hdr === 0) throw new Error("TocIndex used after dispose()");
-      this.refresh();
-    }
+    if (this.hdr === 0) throw new Error("TocIndex used after dispose()");
+    if (this.ex.memory.buffer !== this.buf) this.refresh();
     return this.u32;
   }
 

@@ -420,6 +420,10 @@ test("memory: building and disposing indexes returns the core to the same footpr
     }
   }
   assert.is(core.exports.memory.buffer.byteLength, pages);
+  const idx = TocIndex.build(core, bytes);
+  idx.dispose();
+  idx.dispose();
+  assert.throws(() => idx.lookup("usr"), /after dispose/);
 });
 
 test.run();
