@@ -65,6 +65,17 @@ test("a descriptor JSON carries digest, size and annotations; flags still add th
   assertChecks(out.layers[0], []);
 });
 
+test("a descriptor whose media type is not gzip: only the blob digest is checked, the rest skipped with the reason", async () => {
+  const f = facts[0];
+  const desc = join(tmp, "zstd.json");
+  await writeFile(desc, JSON.stringify({ mediaType: "application/vnd.oci.image.layer.v1.tar+zstd", digest: f.blobDigest, size: f.size }));
+  const { res, out } = await verifyJson([f.path, "--descriptor", desc]);
+  assert.is(res.code, 0);
+  assert.is(out.layers[0].kind, "unknown");
+  assertChecks(out.layers[0], [], ["gzip", "footer", "toc", "tocDigest", "chunks", "tar", "diffId", "size"]);
+  assert.match(out.layers[0].checks.gzip.detail!, /tar\+zstd is not a gzip layer/);
+});
+
 test("without expectations every computed check still runs; the unchecked ones are skipped with the actual value", async () => {
   const f = facts[2];
   const { res, out } = await verifyJson([f.path]);
