@@ -15,6 +15,7 @@ import { EStargzReader } from "../../src/estargz/reader.js";
 import { readerDeps } from "../../src/estargz/deps.js";
 import { MemorySource } from "../../src/estargz/source.js";
 import { rejects } from "../helpers/assert.js";
+import { isMountPoint } from "../../src/fs/fuse.js";
 
 const TREE = join(fixturesDir, "tree.tar");
 let reg: TestRegistry;
@@ -259,6 +260,12 @@ test("a lying registry: a TOC that is not the annotated one is ENOENT, a corrupt
   // other layers are unaffected
   assert.is(sha(await readFile(join(layerDir(), "diff", "data/big.bin"))), sha(await readFile(join(ref, "data/big.bin"))));
   assert.match(store.logs(), /chunk sha256:[0-9a-f]{64} \(blob offset \d+\): .*(digest|inflate)/);
+});
+
+test("SIGTERM unmounts cleanly and the store exits 0", async () => {
+  assert.is(await store.stop(), 0);
+  assert.not.ok(await isMountPoint(mnt));
+  assert.match(store.logs(), /"msg":"unmounted"/);
 });
 
 test.run();
