@@ -364,6 +364,36 @@ test("bit flips: ours fails exactly when zlib fails, and agrees on the output wh
   assert.ok(rejected > 100 && accepted >= 0, `rejected ${rejected}, accepted ${accepted}`);
 });
 
+test("random garbage as raw DEFLATE and behind a gzip header: an error or zlib's output, never a trap", () => {
+  const r = rng(13);
+  const header = Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 255]);
+  let errors = 0;
+  for (let k = 0; k < 1500; k++) {
+    const body = Uint8Array.from({ length: 1 + Math.floor(r() * r() * 3000) }, () => (r() * 256) | 0);
+    // Bias some inputs towards dynamic blocks (BTYPE = 2), the richest header.
+    if (k % 3 === 0) body[0] = (body[0] & ~6) | 4;
+    let want: Buffer | null = null;
+    try { want = zlib.inflateRawSync(body); } catch { /* rejected */ }
+    try {
+      const out = inflater.inflate(body, 1 << 20, { raw: true, allowPartial: true });
+      assert.ok(want, `garbage #${k}: zlib rejects what we accept`);
+      eq(out, want!, `garbage #${k}`);
+    } catch (e) {
+      if (!(e instanceof CoreError)) throw e;
+      assert.is(want, null, `garbage #${k}: zlib accepts what we reject (${e.message})`);
+      errors++;
+    }
+    const gz = Buffer.concat([header, body]);
+    try {
+      streamAll(gz, { seed: k, maxPiece: 700 });
+      assert.unreachable("a gzip member without a trailer cannot succeed");
+    } catch (e) {
+      if (!(e instanceof CoreError)) throw e;
+    }
+  }
+  assert.ok(errors > 1000, `${errors} rejected`);
+});
+
 // ---- crafted streams -------------------------------------------------------------------------
 
 function fixedBlock(build: (w: BitWriter) => void): Uint8Array {
