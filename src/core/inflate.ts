@@ -211,7 +211,7 @@ export class GzipStreamInflater {
   private readonly ex: InflateExports;
   private readonly onData?: (bytes: Uint8Array) => void;
   private readonly onMember?: (member: MemberBoundary) => void;
-  private failed: CoreError | null = null;
+  private failed: Error | null = null;
   private ended = false;
   /** Compressed bytes pushed so far. */
   bytesIn = 0;
@@ -278,6 +278,16 @@ export class GzipStreamInflater {
     if (this.failed) throw this.failed;
   }
 
+  /** Calls a callback; if it throws, the stream is left failed with that error (its position is lost). */
+  private deliver<T>(fn: (v: T) => void, v: T): void {
+    try {
+      fn(v);
+    } catch (e) {
+      this.failed = e instanceof Error ? e : new Error(String(e));
+      throw e;
+    }
+  }
+
   private drive(n: number, final: number): void {
     const s = this.state;
     let st = this.ex.inflate_stream_run(s, n, final);
@@ -286,11 +296,11 @@ export class GzipStreamInflater {
       const len = dv.getUint32(s + this.off.outLen, true);
       if (len > 0) {
         this.bytesOut += len;
-        this.onData?.(this.core.slice(dv.getUint32(s + this.off.outPtr, true), len));
+        if (this.onData) this.deliver(this.onData, this.core.slice(dv.getUint32(s + this.off.outPtr, true), len));
       }
       if (st === InflateStatus.MEMBER_END) {
         const v = this.core.view;
-        this.onMember?.({
+        if (this.onMember) this.deliver(this.onMember, {
           index: this.members,
           compressedStart: v.getFloat64(s + this.off.memberInStart, true),
           compressedEnd: v.getFloat64(s + this.off.memberInEnd, true),

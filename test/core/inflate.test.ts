@@ -215,6 +215,18 @@ test("multi-member streams with empty members; byte-at-a-time streaming", () => 
   assert.equal(streamAll(Buffer.concat([single, single])).out.toString(), "abcabcabcabcabcabc".repeat(2));
 });
 
+test("a callback that throws leaves the stream inflater failed with that error", () => {
+  const gz = zlib.gzipSync(Buffer.alloc(100000, 1));
+  const s = new GzipStreamInflater(core, { outputChunk: 8192, onData: () => { throw new Error("sink full"); } });
+  try {
+    assert.throws(() => s.push(gz), /sink full/);
+    assert.throws(() => s.push(gz), /sink full/);
+    assert.throws(() => s.finish(), /sink full/);
+  } finally {
+    s.dispose();
+  }
+});
+
 test("large outputs stream through a bounded window (4 MiB member, 64 KiB window chunk)", () => {
   const r = rng(9);
   const data = Buffer.alloc(4 << 20);
