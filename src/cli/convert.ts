@@ -5,7 +5,8 @@ import { open, readFile, stat } from "node:fs/promises";
 import { convertLayerFile } from "../convert/layer.js";
 import { convertOciLayout, isOciLayout } from "../convert/oci-layout.js";
 import { convertRegistryImage } from "../convert/registry.js";
-import { RegistryClient } from "../registry/index.js";
+import { RegistryClient, type ResolverConfig } from "../registry/index.js";
+import { parse as parseToml } from "smol-toml";
 import type { WriterOptions } from "../estargz/writer.js";
 import { Progress } from "./progress.js";
 
@@ -15,6 +16,18 @@ interface Flags {
   minChunkSize?: string | number;
   prioritizedFiles?: string;
   json?: boolean;
+  hostsConfig?: string;
+}
+
+/** stargz-store's hosts configuration ([resolver] table of its config.toml, or the table alone). */
+async function resolverConfig(path: string | undefined): Promise<ResolverConfig | undefined> {
+  if (!path) return undefined;
+  try {
+    const doc = parseToml(await readFile(path, "utf8")) as Record<string, unknown>;
+    return (doc.resolver ?? doc) as ResolverConfig;
+  } catch (err) {
+    throw new Error(`--hosts-config ${path}: ${(err as Error).message}`);
+  }
 }
 
 function intFlag(name: string, v: string | number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -45,6 +58,7 @@ export function register(cli: CAC): void {
     .option("--min-chunk-size <bytes>", "Group small files into shared gzip members up to this size (default 0: off)")
     .option("--prioritized-files <file>", "File listing paths to put first (one per line), then .prefetch.landmark")
     .option("--json", "Print a JSON summary on stdout")
+    .option("--hosts-config <file>", "registry: hosts configuration (stargz-store [resolver] TOML)")
     .example("esgz-fast convert layer.tar layer.esgz.tar.gz")
     .example("esgz-fast convert ./oci-in ./oci-out --prioritized-files prio.txt")
     .example("esgz-fast convert registry.example/app:1 registry.example/app:1-esgz")
@@ -55,7 +69,7 @@ export function register(cli: CAC): void {
       if (!st) {
         if (!/^[\w.-]+(:\d+)?\/|^[\w.-]+:[\w.-]+$|@sha256:/.test(input)) throw new Error(`input ${input} does not exist (and is not an image reference)`);
         // registry → registry
-        const client = new RegistryClient({});
+        const client = new RegistryClient({ resolver: await resolverConfig(flags.hostsConfig) });
         try {
           const r = await convertRegistryImage(client, input, output, {
             ...opts,

@@ -65,6 +65,28 @@ test("registry → registry: layers converted and annotated, diff_ids updated, t
   assert.is(srcMan.layers[0].digest, sha256Digest(l1));
 });
 
+test("--hosts-config: the source registry reached through a mirror from stargz-store's [resolver] table", async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "esgz-hosts-"));
+  try {
+    const l1 = gzipSync(readFileSync(join(fixturesDir, "tree.tar")));
+    await pushImage(reg, "mirrored/src", "v1", { layers: [{ data: l1 }], config: { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [sha256Digest(gunzipSync(l1))] } } });
+    const cfg = join(dir, "config.toml");
+    writeFileSync(cfg, `[[resolver.host."registry.invalid".mirrors]]\nhost = "${reg.host}"\ninsecure = true\n`);
+    const r = await run("convert", "registry.invalid/mirrored/src:v1", `${reg.host}/mirrored/dst:v1`, "--hosts-config", cfg, "--json");
+    assert.is(r.status, 0, r.stderr);
+    const man = JSON.parse((await get("/v2/mirrored/dst/manifests/v1", "application/vnd.oci.image.manifest.v1+json")).toString());
+    assert.ok(man.layers[0].annotations["containerd.io/snapshot/stargz/toc.digest"]);
+    // without the hosts config the made-up registry is unreachable: a clear failure
+    const bad = await run("convert", "registry.invalid/mirrored/src:v1", `${reg.host}/mirrored/dst:v2`);
+    assert.is.not(bad.status, 0);
+    assert.match(bad.stderr, /^esgz-fast: .*registry\.invalid/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("registry → registry failures: missing image, digest target; non-zero exit and one line", async () => {
   let r = await run("convert", `${reg.host}/nope/nothing:1`, `${reg.host}/nope/out:1`);
   assert.is.not(r.status, 0);
