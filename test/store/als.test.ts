@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, lstat, readlink, readdir, open, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { fixturesDir } from "../helpers/paths.js";
+import { fixtures, fixturesDir } from "../helpers/paths.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { cleanupMount, run, startStore, tempDir, type StoreProcess } from "../helpers/fuse.js";
 import { estargzOf, pushEStargzImage, pushGzipImage, refDir, TOC_DIGEST, type PushedEStargz } from "../helpers/podman.js";
@@ -260,6 +260,23 @@ test("a lying registry: a TOC that is not the annotated one is ENOENT, a corrupt
   // other layers are unaffected
   assert.is(sha(await readFile(join(layerDir(), "diff", "data/big.bin"))), sha(await readFile(join(ref, "data/big.bin"))));
   assert.match(store.logs(), /chunk sha256:[0-9a-f]{64} \(blob offset \d+\): .*(digest|inflate)/);
+});
+
+test("a Go-made layer with a prefetch landmark: the landmark range is prefetched before the first read is answered", async () => {
+  const f = fixtures().find((x) => x.blob === "estargz-prio.tar.gz")!;
+  const data = await readFile(f.path);
+  const pushed = await pushImage(reg, "test/prio", "v1", {
+    layers: [{ data, annotations: { [TOC_DIGEST]: f.tocDigest, "io.containers.estargz.uncompressed-size": String(f.uncompressedSize) } }],
+    config: { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [f.diffId] } },
+  });
+  const reader = await EStargzReader.open(new MemorySource(data), readerDeps(), { tocDigest: f.tocDigest });
+  const prefetchEnd = reader.index.prefetchEnd;
+  assert.ok(prefetchEnd > 0, "the fixture has a prefetch landmark");
+  const dir = join(mnt, refDir(pushed.ref), f.blobDigest);
+  assert.is((await readFile(join(dir, "diff", "etc/config"))).length, reader.index.size(reader.index.lookup("etc/config")));
+  assert.match(store.logs(), new RegExp(`"msg":"prefetch done"[^\\n]*"layer":"${f.blobDigest}","bytes":${prefetchEnd}`));
+  const info = JSON.parse(await readFile(join(dir, "info"), "utf8"));
+  assert.is(info["diff-size"], f.uncompressedSize);
 });
 
 test("SIGTERM unmounts cleanly and the store exits 0", async () => {
