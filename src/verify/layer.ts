@@ -94,6 +94,11 @@ async function checkWithTail(
     if (tail.footer && !book.failed("footer")) book.skip("footer", why);
     return;
   }
+  if (pass.members.count === 0) {
+    book.fail("gzip", { detail: "the blob holds no gzip member (empty)", where: { blobOffset: 0 } });
+    for (const c of ["chunks", "tar", "diffId", "size"] as const) if (book.checks[c].status !== "fail") book.skip(c, "not reached: no gzip stream");
+    return;
+  }
   book.pass("gzip", `${pass.members.count} members, CRC-32 and ISIZE of each`);
 
   const diffId = pass.diffId!, size = pass.uncompressedSize!;

@@ -63,7 +63,7 @@ export class BlobInflater {
     } catch (err) {
       if (err instanceof CoreError) {
         const at = this.start + Math.max(0, err.position);
-        throw new GzipFailure(err.message.replace(/ at byte \d+$/, "") + ` at blob offset ${at}`, at);
+        throw new GzipFailure(err.message.replace(/^inflate: /, "").replace(/ at byte \d+$/, ""), at); // the offset goes in `where`
       }
       throw err;
     }

@@ -57,7 +57,7 @@ export async function readTail(blob: Source): Promise<Tail> {
     inf.end();
   } catch (err) {
     if (!(err instanceof GzipFailure)) throw err;
-    tail.footerError = `the footer's TOC offset ${footer.tocOffset} does not lead to a valid gzip member up to the footer: ${err.message}`;
+    tail.footerError = `the footer's TOC offset ${footer.tocOffset} does not lead to a valid gzip member up to the footer: ${err.message} at blob offset ${err.position}`;
     return tail;
   } finally {
     inf?.dispose();

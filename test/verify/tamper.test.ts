@@ -276,6 +276,17 @@ test("the table explains the first failure: which file and chunk, expected and a
   assert.match(res.stdout, /1 of 1 layer FAILED verification/);
 });
 
+test("an empty blob and a blob that is not gzip fail the gzip check", async () => {
+  let { res, out } = await verifyJson([await save(Buffer.alloc(0))]);
+  assert.is(res.code, 1);
+  assert.is(out.layers[0].checks.gzip.status, "fail");
+  assert.match(out.layers[0].checks.gzip.detail!, /no gzip member/);
+  ({ res, out } = await verifyJson([await save(Buffer.from("not a gzip stream at all"))]));
+  assert.is(res.code, 1);
+  assert.match(out.layers[0].checks.gzip.detail!, /not a gzip member/);
+  assert.is(out.layers[0].checks.gzip.where!.blobOffset, 0);
+});
+
 test("usage and I/O errors exit 2", async () => {
   let res = await runCli(["verify", join(tmp, "missing.tar.gz")]);
   assert.is(res.code, 2);
