@@ -101,8 +101,9 @@ export class ChunkVerifier {
    * memory. Throws `ChunkVerifyError` (failure "inflate" | "size" | "digest").
    */
   verify(member: Uint8Array, innerOffset: number, size: number, digest: Uint8Array | string): Uint8Array {
+    const expected = digestBytes(digest); // a copy, taken before anything may grow Wasm memory
     const inPtr = member.buffer === this.core.exports.memory.buffer ? member.byteOffset : this.input.write(member);
-    return this.verifyRegion(inPtr, member.length, innerOffset, size, digest);
+    return this.verifyRegion(inPtr, member.length, innerOffset, size, expected);
   }
 
   /**
@@ -182,11 +183,15 @@ function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** 32 raw bytes from raw bytes or "sha256:<64 hex>". */
+/**
+ * 32 raw bytes (or "sha256:<64 hex>"), always as a fresh copy: the digest may be a view of Wasm
+ * memory, which an allocation during the call could detach (a detached view reads as empty, and
+ * the stale expected digest left in Wasm memory must never be compared instead).
+ */
 function digestBytes(d: Uint8Array | string): Uint8Array {
   if (typeof d !== "string") {
     if (d.length !== 32) throw new RangeError(`ChunkVerifier: a digest has 32 bytes, got ${d.length}`);
-    return d;
+    return d.slice();
   }
   const m = /^sha256:([0-9a-f]{64})$/.exec(d);
   if (!m) throw new RangeError(`ChunkVerifier: not a sha256 digest: ${JSON.stringify(d)}`);

@@ -211,6 +211,28 @@ test("members already in Wasm memory are verified in place, into the caller's ou
   }
 });
 
+test("an expected digest given as a view of Wasm memory stays the expected one when memory grows", () => {
+  const a = Buffer.from("the chunk's bytes ".repeat(10));
+  const wrong = sha(Buffer.from("something else"));
+  const v = createNodeChunkVerifier(core, { hash: "wasm" });
+  const held = new WasmBuffer(core);
+  try {
+    assert.equal(Buffer.from(v.verify(zlib.gzipSync(a), 0, a.length, sha(a))), a); // leaves sha(a) in the core
+    // The same bytes again, behind padding larger than all of Wasm memory (input and output blocks
+    // must grow), against a wrong digest held in Wasm memory.
+    const pad = core.exports.memory.buffer.byteLength + (1 << 20);
+    const member = zlib.gzipSync(Buffer.concat([Buffer.alloc(pad), a]), { level: 1 });
+    held.write(wrong);
+    const e = failure(() => v.verify(member, pad, a.length, held.view(32)));
+    assert.is(e.failure, "digest");
+    assert.is(e.expected, `sha256:${wrong.toString("hex")}`);
+    assert.equal(Buffer.from(v.verify(member, pad, a.length, sha(a))), a);
+  } finally {
+    v.dispose();
+    held.dispose();
+  }
+});
+
 test("random chunks: the pipeline agrees with node:zlib + node:crypto", () => {
   let seed = 11;
   const r = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
