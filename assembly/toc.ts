@@ -136,11 +136,6 @@ function pushNum(v: f64): u32 {
   return v < 0x80000000 ? <u32>v : pushNum(<f64>v);
 }
 
-function encFloat(v: f64): u32 {
-  if (v >= 0 && v < 2147483648.0 && v == Math.floor(v)) return <u32>v;
-  return pushNum(v);
-}
-
 @inline function decNum(w: u32): u64 {
   return w < L.NUM_BIG ? <u64>w : <u64>load<f64>(nums + (<usize>(w & 0x7fffffff) << 3));
 }
