@@ -47,7 +47,7 @@ export interface WriterOptions {
   prioritizedFiles?: string[];
   /** Skip prioritized paths missing from the input instead of failing; they are reported. */
   allowMissingPrioritized?: boolean;
-  /** gzip members compressed at once (default: the number of CPUs, at least 2). */
+  /** gzip members in flight at once (default: the number of CPUs + 2, so the thread pool stays fed). */
   concurrency?: number;
   /** Where to spool the input when prioritized files need random access (default os.tmpdir()). */
   tempDir?: string;
@@ -77,7 +77,7 @@ export type TarInput = string | AsyncIterable<Uint8Array>;
 /** Receives the blob in order; may return a promise for back-pressure. */
 export type Sink = (bytes: Uint8Array) => unknown | Promise<unknown>;
 
-const SMALL_MEMBER = 32 * 1024;
+const SMALL_MEMBER = 8 * 1024;
 
 const sha256hex = (h: Hash): string => `sha256:${h.digest("hex")}`;
 
@@ -349,7 +349,7 @@ export async function writeEStargz(input: TarInput, sink: Sink, opts: WriterOpti
   if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunk size must be a positive integer, got ${chunkSize}`);
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`compression level must be 0-9, got ${level}`);
   const minChunkSize = opts.minChunkSize ?? 0;
-  const concurrency = Math.max(2, opts.concurrency ?? availableParallelism());
+  const concurrency = Math.max(2, opts.concurrency ?? availableParallelism() + 2);
   const out = new MemberStream(sink, level, concurrency, Math.min(chunkSize, 1 << 20) + 64 * 1024);
   const b = new Builder(out, chunkSize, minChunkSize);
   const prioritized = opts.prioritizedFiles ?? [];
