@@ -222,7 +222,8 @@ export class ChunkFetcher {
     const bodies = this.readRanges(ranges.map((r) => ({ offset: r.start, length: r.end - r.start })));
     ranges.forEach((r, i) => {
       bodies.then((all) => all[i]).then((body) => {
-        this.stats.requests += ranges.length === 1 || i === 0 ? 1 : 0;
+        // one request for all ranges when they went out as a multi-range request, else one each
+        this.stats.requests += ranges.length > 1 && this.source.readRanges ? (i === 0 ? 1 : 0) : 1;
         this.stats.bytes += body.length;
         this.verifyRange(r.cids, body, r.start, priority, settlers);
       }, (err: Error) => {

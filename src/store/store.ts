@@ -240,10 +240,10 @@ export class LayerStore implements LayerSource {
     this.ready.clear();
   }
 
-  /** Numbers for logs and tests. */
-  stats(): { layers: number; refs: Record<string, number> } {
-    const refs: Record<string, number> = {};
-    for (const [d, e] of this.layers) if (e.layer) refs[d] = e.layer.refs;
-    return { layers: this.layers.size, refs };
+  /** Per open layer: engine references, blob size, and what was fetched (requests, bytes, chunks). */
+  stats(): Record<string, { refs: number; size: number; requests: number; bytes: number; chunksVerified: number; cacheHits: number }> {
+    const out: ReturnType<LayerStore["stats"]> = {};
+    for (const [d, e] of this.layers) if (e.layer) out[d] = { refs: e.layer.refs, size: e.layer.facts.size, ...e.layer.fetcher.stats };
+    return out;
   }
 }
