@@ -149,9 +149,10 @@ export class Layer {
     if (k0 < 0 || k1 < 0) throw new FsError("EIO", `no chunk covers offset ${offset} of TOC node ${id}`);
     const cids: number[] = [];
     for (let k = k0; k <= k1; k++) cids.push(this.map.cid(id, k));
-    // Sequential readers of a big file: ask for the next chunk early, at low priority.
-    if (k1 + 1 < ix.chunkCount(id) && end - ix.chunkOffset(id, k1) > ix.chunkSize(id, k1) / 2) {
-      void this.fetcher.chunk(this.map.cid(id, k1 + 1), "low").catch(() => {});
+    // A process reading a big file from its start on: ask for the next chunk now, at the reader's
+    // priority (a low-priority one would queue behind the background fetch when the reader gets there).
+    if (k1 + 1 < ix.chunkCount(id)) {
+      void this.fetcher.chunk(this.map.cid(id, k1 + 1), "high").catch(() => {});
     }
     const got = await this.fetcher.chunks(cids, "high");
     for (let k = k0; k <= k1; k++) {
