@@ -48,6 +48,8 @@ const BLOB_WINDOW = 1 << 20;
 /** Out-of-order blob reads kept for the sequential digest check, at most. */
 const BLOB_EARLY_LIMIT = 16 << 20;
 const BACKGROUND_WINDOW = 4 << 20;
+/** A read starting this close to where the previous one of the file ended is sequential. */
+const SEQUENTIAL_SLACK = 1 << 20;
 
 export class Layer {
   readonly map: ChunkMap;
@@ -60,6 +62,8 @@ export class Layer {
   openHandles = 0;
   refs = 0;
   lastUse = Date.now();
+  /** Where the last read of each recently read file ended (to recognise sequential readers). */
+  private readonly readEnds = new Map<number, number>();
   private readonly infoByToc: Uint8Array;
   private readonly infoByDigest: Uint8Array;
 
@@ -149,9 +153,15 @@ export class Layer {
     if (k0 < 0 || k1 < 0) throw new FsError("EIO", `no chunk covers offset ${offset} of TOC node ${id}`);
     const cids: number[] = [];
     for (let k = k0; k <= k1; k++) cids.push(this.map.cid(id, k));
-    // A process reading a big file from its start on: ask for the next chunk now, at the reader's
-    // priority (a low-priority one would queue behind the background fetch when the reader gets there).
-    if (k1 + 1 < ix.chunkCount(id)) {
+    // A process reading a file sequentially: ask for the next chunk now, at the reader's priority (a
+    // low-priority one would queue behind the background fetch by the time the reader gets there).
+    // (the kernel's readahead sends several reads at once, not always in order: near enough counts)
+    const last = this.readEnds.get(id);
+    const sequential = offset === 0 || (last !== undefined && Math.abs(offset - last) <= SEQUENTIAL_SLACK);
+    this.readEnds.delete(id);
+    this.readEnds.set(id, Math.max(end, last ?? 0));
+    if (this.readEnds.size > 256) this.readEnds.delete(this.readEnds.keys().next().value!);
+    if (sequential && k1 + 1 < ix.chunkCount(id)) {
       void this.fetcher.chunk(this.map.cid(id, k1 + 1), "high").catch(() => {});
     }
     const got = await this.fetcher.chunks(cids, "high");
