@@ -267,20 +267,13 @@ export class AlsFs implements FsHandlers {
     return this.withLayer(p.ref, p.digest, (layer) => this.lower(p.digest, layer).listxattr(p.rel));
   }
 
-  // Runs `f` once the node behind a non-diff path is known to exist.
+  // Runs `f` once the node behind a non-diff path is known to exist (ENOENT otherwise).
   private after<T>(p: Parsed, f: () => T): T | Promise<T> {
-    const path = p.kind === "root" ? "/" : null;
-    if (path) return f();
-    const a = this.getattrParsed(p);
-    return a instanceof Promise ? a.then(f) : f();
-  }
-
-  private getattrParsed(p: Parsed): unknown {
-    if (p.kind === "pool") return undefined;
-    if (p.kind === "ref") return this.source.resolveRef(p.ref);
-    if (p.kind === "root") return undefined;
-    if (p.kind === "file" && p.name === "use") throw new FsError("ENOENT");
-    return this.source.layer(p.ref, p.digest);
+    let exists: unknown;
+    if (p.kind === "ref") exists = this.source.resolveRef(p.ref);
+    else if (p.kind === "file" && p.name === "use") throw new FsError("ENOENT");
+    else if (p.kind === "layer" || p.kind === "file") exists = this.source.layer(p.ref, p.digest);
+    return exists instanceof Promise ? exists.then(f) : f();
   }
 
   // The engine's reference signal: open(<layer>/use, O_CREAT) takes one and answers ENOENT.
