@@ -49,53 +49,11 @@ export async function mountOptions(mountpoint: string): Promise<string[]> {
   throw new Error(`${mountpoint} is not mounted`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// `esgz-fast mount` as its own process (as podman sees it in production), for end-to-end tests.
-
-import { spawn, type ChildProcess } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import { cliPath } from "./run-cli.js";
-
-export interface StoreProcess {
-  pid: number;
-  mountpoint: string;
-  root: string;
-  /** Everything the store wrote on stderr so far (JSON lines). */
-  logs(): string;
-  /** SIGTERM and wait for a clean exit; resolves to the exit code. */
-  stop(): Promise<number | null>;
-  /** SIGKILL (leaves the mount stale, as a crash does). */
-  kill(): Promise<void>;
-}
-
-const liveStores = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const c of liveStores) if (c.pid) try { process.kill(c.pid, "SIGKILL"); } catch { /* gone */ }
-});
+// `esgz-fast mount` as its own process (as podman sees it in production): src/demo/store.ts.
+import { startStoreProcess, type StoreProcess } from "../../src/demo/store.js";
+export type { StoreProcess };
 
 /** Starts `esgz-fast mount -root ROOT -config CFG MOUNTPOINT` and waits for its readiness line. */
-export async function startStore(opts: { mountpoint: string; root: string; configToml?: string; env?: NodeJS.ProcessEnv; logLevel?: string }): Promise<StoreProcess> {
-  const cfgPath = join(opts.root + ".config.toml");
-  await writeFile(cfgPath, opts.configToml ?? "");
-  const child = spawn(process.execPath, [cliPath, "mount", "-root", opts.root, "-config", cfgPath, "-log-level", opts.logLevel ?? "debug", opts.mountpoint], {
-    stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env },
-  });
-  liveStores.add(child);
-  let logs = "";
-  child.stderr!.on("data", (d: Buffer) => { logs += d.toString(); });
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => { liveStores.delete(child); r(code); }));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`store not ready after 30 s:\n${logs}`)), 30_000);
-    const check = () => {
-      if (logs.includes('"msg":"store ready"')) { clearTimeout(timer); resolve(); }
-    };
-    child.stderr!.on("data", check);
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`store exited (${code}) before it was ready:\n${logs}`)); });
-  });
-  return {
-    pid: child.pid!, mountpoint: opts.mountpoint, root: opts.root,
-    logs: () => logs,
-    stop: async () => { child.kill("SIGTERM"); return exited; },
-    kill: async () => { child.kill("SIGKILL"); await exited; },
-  };
+export function startStore(opts: { mountpoint: string; root: string; configToml?: string; env?: NodeJS.ProcessEnv; logLevel?: string }): Promise<StoreProcess> {
+  return startStoreProcess(opts);
 }

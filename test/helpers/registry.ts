@@ -2,14 +2,14 @@
 // port with filesystem storage in a temp dir, optionally behind htpasswd or token auth or as a
 // pull-through cache; stopped by PID. Its access log (combined format on stdout) is parsed so that
 // tests can prove which requests reached the registry and how many bytes each one sent.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { openSync, closeSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
+import { freePort, startLocalRegistry, type AccessEntry, type LocalRegistry } from "../../src/demo/registry.js";
+
+export { freePort, type AccessEntry };
 
 export interface StartRegistryOptions {
   /** Basic auth with one user (bcrypt htpasswd file). */
@@ -22,71 +22,15 @@ export interface StartRegistryOptions {
   proxyPassword?: string;
 }
 
-/** One line of the registry's access log. */
-export interface AccessEntry {
-  method: string;
-  /** Request URI (path and query). */
-  path: string;
-  status: number;
-  /** Body bytes the registry wrote (0 for HEAD). */
-  bytes: number;
-  userAgent: string;
-}
+export type TestRegistry = LocalRegistry;
 
-export interface TestRegistry {
-  /** "127.0.0.1:PORT" — what goes into image references. */
-  host: string;
-  /** "http://127.0.0.1:PORT" */
-  url: string;
-  pid: number;
-  /** Storage root of the registry (filesystem driver). */
-  dataDir: string;
-  /** Every request completed so far, in log order (sync requests of this helper left out). */
-  accessLog(): Promise<AccessEntry[]>;
-  /** Kills the registry by PID and removes its temp dir. Idempotent. */
-  stop(): Promise<void>;
-}
-
-const live = new Set<ChildProcess>();
-// Last resort when a test process dies without calling stop(): no registry outlives it.
-process.once("exit", () => {
-  for (const child of live) if (child.pid) try { process.kill(child.pid, "SIGKILL"); } catch { /* gone */ }
-});
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function configYaml(port: number, dataDir: string, dir: string, opts: StartRegistryOptions, htpasswdPath?: string): string {
-  const lines = [
-    "version: 0.1",
-    "log:",
-    "  level: warn",
-    "  accesslog:",
-    "    disabled: false",
-    "storage:",
-    "  filesystem:",
-    `    rootdirectory: ${JSON.stringify(dataDir)}`,
-    "  delete:",
-    "    enabled: true",
-    "  maintenance:",
-    "    uploadpurging:",
-    "      enabled: false",
-    "http:",
-    `  addr: 127.0.0.1:${port}`,
-    `  secret: ${JSON.stringify(randomBytes(16).toString("hex"))}`,
-  ];
+// The auth and pull-through sections of the registry's config.yml.
+async function extraConfig(dir: string, opts: StartRegistryOptions): Promise<string[]> {
+  const lines: string[] = [];
   if (opts.htpasswd && opts.token) throw new Error("startRegistry: htpasswd and token auth are exclusive");
-  if (htpasswdPath) {
+  if (opts.htpasswd) {
+    const htpasswdPath = join(dir, "htpasswd");
+    await writeFile(htpasswdPath, `${opts.htpasswd.user}:${bcrypt.hashSync(opts.htpasswd.password, 5)}\n`);
     lines.push("auth:", "  htpasswd:", "    realm: esgz-test", `    path: ${JSON.stringify(htpasswdPath)}`);
   }
   if (opts.token) {
@@ -104,125 +48,12 @@ function configYaml(port: number, dataDir: string, dir: string, opts: StartRegis
     if (opts.proxyUser !== undefined) lines.push(`  username: ${JSON.stringify(opts.proxyUser)}`);
     if (opts.proxyPassword !== undefined) lines.push(`  password: ${JSON.stringify(opts.proxyPassword)}`);
   }
-  void dir;
-  return lines.join("\n") + "\n";
+  return lines;
 }
 
-const ACCESS_LINE = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+|-) "[^"]*" "([^"]*)"/;
-const SYNC_PATH = "/v2/_esgz_log_sync/";
-
-function parseAccessLog(text: string): AccessEntry[] {
-  const out: AccessEntry[] = [];
-  for (const line of text.split("\n")) {
-    const m = ACCESS_LINE.exec(line);
-    if (!m) continue;
-    out.push({ method: m[1], path: m[2], status: Number(m[3]), bytes: m[4] === "-" ? 0 : Number(m[4]), userAgent: m[5] });
-  }
-  return out;
-}
-
-async function exited(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return true;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once("exit", () => { clearTimeout(timer); resolve(true); });
-  });
-}
-
-/** Starts one registry; retries on another port if the chosen one was taken meanwhile. */
-export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await startOnce(opts);
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw lastError;
-}
-
-async function startOnce(opts: StartRegistryOptions): Promise<TestRegistry> {
-  const dir = await mkdtemp(join(tmpdir(), "esgz-registry-"));
-  const dataDir = join(dir, "data");
-  let htpasswdPath: string | undefined;
-  if (opts.htpasswd) {
-    htpasswdPath = join(dir, "htpasswd");
-    const hash = bcrypt.hashSync(opts.htpasswd.password, 5);
-    await writeFile(htpasswdPath, `${opts.htpasswd.user}:${hash}\n`);
-  }
-  const port = await freePort();
-  const cfg = join(dir, "config.yml");
-  await writeFile(cfg, configYaml(port, dataDir, dir, opts, htpasswdPath));
-  const logPath = join(dir, "access.log");
-  const errPath = join(dir, "registry.log");
-  const outFd = openSync(logPath, "a");
-  const errFd = openSync(errPath, "a");
-  const child = spawn("docker-registry", ["serve", cfg], { stdio: ["ignore", outFd, errFd], detached: false });
-  closeSync(outFd);
-  closeSync(errFd);
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  let spawnError: Error | undefined;
-  child.once("error", (e) => { spawnError = e; });
-
-  const url = `http://127.0.0.1:${port}`;
-  const host = `127.0.0.1:${port}`;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (child.pid && child.exitCode === null && child.signalCode === null) {
-      try { process.kill(child.pid, "SIGTERM"); } catch { /* already gone */ }
-      if (!(await exited(child, 3000))) {
-        try { process.kill(child.pid, "SIGKILL"); } catch { /* already gone */ }
-        await exited(child, 3000);
-      }
-    }
-    live.delete(child);
-    await rm(dir, { recursive: true, force: true });
-  };
-
-  // Ready when the API answers at all (401 counts: auth is configured).
-  const deadline = Date.now() + 15000;
-  for (;;) {
-    if (spawnError || child.exitCode !== null) {
-      const log = await readFile(errPath, "utf8").catch(() => "");
-      await stop();
-      throw new Error(`docker-registry on ${host} failed to start: ${spawnError?.message ?? `exit ${child.exitCode}`}\n${log}`);
-    }
-    try {
-      const res = await fetch(`${url}${SYNC_PATH}0`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      const log = await readFile(errPath, "utf8").catch(() => "");
-      await stop();
-      throw new Error(`docker-registry on ${host} did not answer /v2/ within 15 s\n${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-
-  let syncN = 0;
-  const accessLog = async (): Promise<AccessEntry[]> => {
-    // The registry logs a request after answering it: send a marker request and wait for its line,
-    // so every request that completed before this call is in the file.
-    const marker = `${SYNC_PATH}${++syncN}`;
-    const res = await fetch(url + marker).catch(() => undefined);
-    await res?.arrayBuffer().catch(() => undefined);
-    const until = Date.now() + 5000;
-    let text = await readFile(logPath, "utf8");
-    while (res && !text.includes(`${marker} `) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 10));
-      text = await readFile(logPath, "utf8");
-    }
-    await new Promise((r) => setTimeout(r, 20));
-    text = await readFile(logPath, "utf8");
-    return parseAccessLog(text).filter((e) => !e.path.startsWith(SYNC_PATH));
-  };
-
-  return { host, url, pid: child.pid!, dataDir, accessLog, stop };
+/** Starts one registry (src/demo/registry.ts) with the given auth / pull-through configuration. */
+export function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
+  return startLocalRegistry({ extraConfig: (dir) => extraConfig(dir, opts) });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,68 @@
+// `esgz-fast mount` as its own process, as podman meets it in production. A process that reads a
+// FUSE mount must not be the one serving it (a synchronous call into the mount would wait for
+// itself), so the demo and the end-to-end tests start the store this way.
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+
+/** The built CLI (dist/src/cli/main.js), beside this module in dist/. */
+export const cliPath = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+
+export interface StoreProcess {
+  pid: number;
+  mountpoint: string;
+  root: string;
+  /** Milliseconds from spawn to the readiness log line. */
+  readyMs: number;
+  /** Everything the store wrote on stderr so far (JSON lines). */
+  logs(): string;
+  /** SIGTERM and wait for a clean exit (the store unmounts); resolves to the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL (leaves the mount stale, as a crash does). */
+  kill(): Promise<void>;
+}
+
+export interface StoreProcessOptions {
+  mountpoint: string;
+  root: string;
+  /** config.toml contents (written beside the root as `<root>.config.toml`). */
+  configToml?: string;
+  env?: NodeJS.ProcessEnv;
+  logLevel?: string;
+  /** Extra flags before the mountpoint (e.g. `-metrics-address`). */
+  args?: string[];
+}
+
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of live) if (c.pid) try { process.kill(c.pid, "SIGKILL"); } catch { /* gone */ }
+});
+
+/** Starts `esgz-fast mount -root ROOT -config CFG MOUNTPOINT` and waits for its readiness line. */
+export async function startStoreProcess(opts: StoreProcessOptions): Promise<StoreProcess> {
+  const cfgPath = opts.root + ".config.toml";
+  await writeFile(cfgPath, opts.configToml ?? "");
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [
+    cliPath, "mount", "-root", opts.root, "-config", cfgPath, "-log-level", opts.logLevel ?? "debug", ...(opts.args ?? []), opts.mountpoint,
+  ], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
+  live.add(child);
+  let logs = "";
+  child.stderr!.on("data", (d: Buffer) => { logs += d.toString(); });
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => { live.delete(child); r(code); }));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`store not ready after 30 s:\n${logs}`)), 30_000);
+    const check = () => {
+      if (logs.includes('"msg":"store ready"')) { clearTimeout(timer); resolve(); }
+    };
+    child.stderr!.on("data", check);
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`store exited (${code}) before it was ready:\n${logs}`)); });
+  });
+  return {
+    pid: child.pid!, mountpoint: opts.mountpoint, root: opts.root,
+    readyMs: performance.now() - t0,
+    logs: () => logs,
+    stop: async () => { child.kill("SIGTERM"); return exited; },
+    kill: async () => { child.kill("SIGKILL"); await exited; },
+  };
+}
