@@ -53,7 +53,7 @@ export interface OpenOptions {
   tocDigest?: string;
   /** Open even without `tocDigest` (the TOC is then unverified: say so to the user). */
   allowUnverifiedToc?: boolean;
-  /** Bytes read from the end of the blob at open (default 1 MiB). */
+  /** Bytes read from the end of the blob at open (default 64 KiB). */
   tailWindow?: number;
   /** Largest decompressed TOC member accepted (default 256 MiB). */
   maxTocSize?: number;
@@ -65,7 +65,11 @@ export interface OpenOptions {
   readPlan?: ReadPlanOptions;
 }
 
-const DEFAULT_TAIL = 1 << 20;
+// 64 KiB holds the footer and the TOC member of layers up to ~1,200 entries (~50 compressed bytes
+// each); a larger TOC costs a second read of exactly its member. A bigger window would save that
+// round trip for big layers but fetch data the window's chunks never reuse (the store caches
+// verified chunks, not raw ranges): 1 MiB of it per layer, on every first lookup.
+const DEFAULT_TAIL = 64 << 10;
 const DEFAULT_MAX_TOC = 256 << 20;
 const DEFAULT_MAX_CHUNK = 256 << 20;
 
