@@ -1,6 +1,6 @@
 // The store under a real podman (isolated as spec/als.md describes): pull, run, save, push, rmi, on a
-// two-layer eStargz image made by the project's writer from trees with every entry kind. The oracle
-// for what a container must see is the same two layers pulled as a plain gzip image, which podman
+// two-layer eStargz image made by `esgz-fast convert` (registry → registry) from trees with every
+// entry kind. The oracle for what a container must see is the same two layers pulled as a plain gzip image, which podman
 // downloads and applies itself (the store answers ENOENT for those: the fallback path).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -9,14 +9,16 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { cleanupMount, run, startStore, tempDir, type StoreProcess } from "../helpers/fuse.js";
-import { isolatedPodman, pushEStargzImage, pushGzipImage, type Podman, type PushedEStargz } from "../helpers/podman.js";
+import { isolatedPodman, pushGzipImage, type Podman } from "../helpers/podman.js";
+import { runCli } from "../helpers/run-cli.js";
 
 let reg: TestRegistry;
 let work: string;
 let mnt: string;
 let store: StoreProcess;
 let podman: Podman;
-let esgz: PushedEStargz;
+/** The eStargz image `esgz-fast convert` made of the plain one. */
+let esgz: { ref: string; layers: Array<{ digest: string; size: number }>; diffIds: string[] };
 let gzRef: string;
 
 // Layer 1: a shell and the tools the checks run inside the container (host binaries with their
@@ -66,8 +68,13 @@ test.before(async () => {
   await run("sh", ["-c", MAKE_TREES, "sh", join(work, "trees")]);
   reg = await startRegistry();
   const tars = [join(work, "trees", "layer1.tar"), join(work, "trees", "layer2.tar")];
-  esgz = await pushEStargzImage(reg, "e2e/app", "v1", tars, { chunkSize: 64 << 10, cmd: ["/bin/sh"] });
   gzRef = (await pushGzipImage(reg, "e2e/plain", "v1", tars)).ref;
+  // The eStargz image is made as a user makes one: `esgz-fast convert` registry → registry.
+  const ref = `${reg.host}/e2e/app:v1`;
+  const conv = await runCli(["convert", "--json", "--chunk-size", String(64 << 10), gzRef, ref]);
+  assert.is(conv.code, 0, conv.stderr);
+  const layers = (JSON.parse(conv.stdout) as { layers: Array<{ to: string; size: number; diffId: string }> }).layers;
+  esgz = { ref, layers: layers.map((l) => ({ digest: l.to, size: l.size })), diffIds: layers.map((l) => l.diffId) };
   store = await startStore({ mountpoint: mnt, root: join(work, "root"), logLevel: "info" });
   podman = await isolatedPodman(reg.host, mnt);
 });
@@ -125,7 +132,7 @@ test("save: every layer of the docker archive hashes to its diffID", async () =>
   const layers: string[] = manifest[0].Layers;
   assert.is(layers.length, 2);
   const got = await Promise.all(layers.map(async (l) => "sha256:" + createHash("sha256").update(await readFile(join(out, l))).digest("hex")));
-  assert.equal(got, esgz.facts.map((f) => f.diffId));
+  assert.equal(got, esgz.diffIds);
 });
 
 test("push to another repository: succeeds, and the pushed image runs", async () => {
