@@ -2,10 +2,13 @@
 // Flags and config.toml are stargz-store's (Go flag syntax: -root and --root both work), parsed by
 // src/store/config.ts from the raw arguments, so cac does not see them.
 import type { CAC } from "cac";
+import type { StoreConfig } from "../store/config.js";
 import type { OpsRuntime } from "../store/ops.js";
 import type { RunningStore } from "../store/service.js";
 
 export function register(cli: CAC): void {
+  // main.ts hands `mount …` to runMount before cac parses (cac would answer `mount --help` itself);
+  // the command is declared here for the command list of `esgz-fast --help`.
   cli
     .command("mount [...args]", "Serve eStargz layers lazily to podman/CRI-O as an Additional Layer Store (stargz-store's flags and config.toml)")
     .allowUnknownOptions()
@@ -16,23 +19,29 @@ export function register(cli: CAC): void {
     });
 }
 
-/** Runs the store until SIGTERM/SIGINT; returns the exit code. */
+/** Runs the store until SIGTERM/SIGINT; returns the exit code. `argv`: the arguments after `mount`. */
 export async function runMount(argv: string[]): Promise<number> {
-  // Loaded here, not at the top: other subcommands must not pay for the store's module graph.
-  const [{ loadConfig, usageText }, { reportStartupError, startOps }, { startStore }] = await Promise.all([
-    import("../store/config.js"), import("../store/ops.js"), import("../store/service.js"),
-  ]);
+  // Loaded here, not at the top: other subcommands must not pay for the store's module graph, and
+  // `mount --help` needs only the flags (config.ts), not FUSE.
+  const { loadConfig, usageText } = await import("../store/config.js");
+  let cfg: StoreConfig;
+  try {
+    cfg = await loadConfig(argv);
+  } catch (err) {
+    const { reportStartupError } = await import("../store/ops.js");
+    return reportStartupError(err);
+  }
+  if (cfg.help) { process.stdout.write(usageText()); return 0; }
+  if (cfg.version) { process.stdout.write("esgz-fast 0.1.0\n"); return 0; }
+  const [{ reportStartupError, startOps }, { startStore }] = await Promise.all([import("../store/ops.js"), import("../store/service.js")]);
   let ops: OpsRuntime;
   let running: RunningStore;
   try {
-    const cfg = await loadConfig(argv);
-    if (cfg.help) { process.stdout.write(usageText()); return 0; }
-    if (cfg.version) { process.stdout.write("esgz-fast 0.1.0\n"); return 0; }
     ops = await startOps(cfg);
   } catch (err) {
     return reportStartupError(err);
   }
-  const { log, config: cfg } = ops;
+  const { log } = ops;
   try {
     running = await startStore(ops);
   } catch (err) {

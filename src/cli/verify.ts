@@ -31,7 +31,7 @@ export function register(cli: CAC): void {
     .example("esgz-fast verify layer.tar.gz --digest sha256:… --toc-digest sha256:… --diff-id sha256:…")
     .example("esgz-fast verify ./oci-layout --platform linux/amd64")
     .example("esgz-fast verify registry.example.com/app:1.0 --json")
-    .usage(`<input> [options]\n\nChecks, one column each:\n${checkLegend()}`)
+    .usage(`verify <input> [options]\n\nChecks, one column each:\n${checkLegend()}`)
     .action(async (input: string, flags: VerifyFlags) => {
       const [{ resolveInput }, { verifyLayer }, { layerFailed }, { Progress }, { formatJson, formatTable }, { TrustError }] = await Promise.all([
         import("../verify/inputs/resolve.js"), import("../verify/layer.js"), import("../verify/checks.js"),
