@@ -20,6 +20,12 @@ export type Priority = "high" | "low";
 /** sha256 of `data` as 64 lowercase hex digits. Must leave `data` usable (no transfer/detach). */
 export type HashHex = (data: Uint8Array, priority: Priority) => Promise<string>;
 
+/**
+ * Reads a chunk file and hashes it in one step off the main thread (the store's worker pool): `data`
+ * undefined when there is no file; `sha256` the hex digest of `data`. Rejects on other I/O errors.
+ */
+export type ReadHashed = (path: string, priority: Priority) => Promise<{ data?: Uint8Array; sha256?: string }>;
+
 /** What the cache reports, for metrics. */
 export interface CacheEvents {
   hit(where: "memory" | "disk"): void;
@@ -49,6 +55,8 @@ export interface ChunkCacheOptions {
   events?: CacheEvents;
   /** fsync each chunk file before its rename (default false: see disk.ts). */
   fsync?: boolean;
+  /** Disk reads with their hash in one worker round trip (default: read here, then `hash`). */
+  readHashed?: ReadHashed;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -76,12 +84,14 @@ export class ChunkCache {
   private readonly reads = new Map<string, Promise<Uint8Array | undefined>>();
   private pendingBytes = 0;
   private readonly hash: HashHex;
+  private readHashed: ReadHashed | undefined;
   private readonly log: CacheLog;
   private readonly events?: CacheEvents;
 
   private constructor(private readonly disk: DiskChunks | undefined, opts: ChunkCacheOptions) {
     this.memory = new ByteLru(opts.memoryBytes ?? DEFAULT_MEMORY_CACHE_BYTES);
     this.hash = opts.hash ?? webCryptoSha256;
+    this.readHashed = opts.readHashed;
     this.log = opts.log ?? noLog;
     this.events = opts.events;
   }
@@ -90,6 +100,11 @@ export class ChunkCache {
   static async open(opts: ChunkCacheOptions = {}): Promise<ChunkCache> {
     const disk = opts.dir === undefined ? undefined : await DiskChunks.open(opts.dir, opts.fsync);
     return new ChunkCache(disk, opts);
+  }
+
+  /** Sets the disk reader (the store has its worker pool only after the cache is open). */
+  useReadHashed(reader: ReadHashed): void {
+    this.readHashed = reader;
   }
 
   /** True when chunks are also kept on disk. */
@@ -139,8 +154,10 @@ export class ChunkCache {
 
   private async readVerified(disk: DiskChunks, hex: string, size: number | undefined, priority: Priority): Promise<Uint8Array | undefined> {
     let data: Uint8Array | undefined;
+    let actual: string | undefined;
     try {
-      data = await disk.read(hex);
+      if (this.readHashed) ({ data, sha256: actual } = await this.readHashed(disk.pathOf(hex), priority));
+      else data = await disk.read(hex);
     } catch (err) {
       this.log.warn("chunk cache: read failed, treated as a miss", { chunk: `sha256:${hex}`, file: disk.pathOf(hex), error: err });
       return undefined;
@@ -150,7 +167,7 @@ export class ChunkCache {
     if (size !== undefined && data.byteLength !== size) {
       problem = `size ${data.byteLength}, expected ${size}`;
     } else {
-      const actual = await this.hash(data, priority);
+      actual ??= await this.hash(data, priority);
       if (actual !== hex) problem = `sha256:${actual}`;
     }
     if (problem) {
@@ -161,7 +178,7 @@ export class ChunkCache {
       await disk.remove(hex);
       return undefined;
     }
-    this.memory.set(hex, data);
+    this.memory.set(hex, data, priority === "low");
     return data;
   }
 
@@ -176,15 +193,22 @@ export class ChunkCache {
     return this.disk ? this.disk.exists(hex) : false;
   }
 
+  /** Keeps verified bytes in memory only, as regular entries (a reader took them from a low-priority fetch). */
+  remember(digest: string, data: Uint8Array): void {
+    const hex = chunkKey(digest);
+    if (this.memory.get(hex) === undefined) this.memory.set(hex, data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice());
+  }
+
   /**
    * Keeps verified bytes: in memory at once, on disk in the background. Never rejects (a failed disk
    * write is logged: the chunk can be fetched again). The caller must not modify `data` afterwards.
+   * Low-priority chunks (prefetch, background) are kept in memory only while they displace no other.
    */
-  put(digest: string, data: Uint8Array): Promise<void> {
+  put(digest: string, data: Uint8Array, priority: Priority = "high"): Promise<void> {
     const hex = chunkKey(digest);
     // A view into a larger buffer would keep the whole buffer alive and defeat the memory bound.
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
-    this.memory.set(hex, owned);
+    this.memory.set(hex, owned, priority === "low");
     if (!this.disk) return Promise.resolve();
     const pending = this.writes.get(hex);
     if (pending) return pending.done;
@@ -221,3 +245,4 @@ export class ChunkCache {
     this.memory.clear();
   }
 }
+

@@ -41,8 +41,10 @@ export type VerifyBatch = (body: Uint8Array, chunks: BatchChunk[], priority: Pri
 export interface ChunkStore {
   getMemory(digestHex: string): Uint8Array | undefined;
   get(digestHex: string, size: number, priority: Priority): Promise<Uint8Array | undefined>;
-  /** Keeps verified bytes; the promise (if any) settles once they are on disk. */
-  put(digestHex: string, data: Uint8Array): void | Promise<void>;
+  /** Keeps verified bytes; the promise (if any) settles once they are on disk. Low priority = nobody waits for them yet. */
+  put(digestHex: string, data: Uint8Array, priority?: Priority): void | Promise<void>;
+  /** Keeps verified bytes in memory as regular entries (a reader got them from a low-priority fetch). */
+  remember?(digestHex: string, data: Uint8Array): void;
   /** Whether the disk part holds the chunk (without reading it): background work skips those. */
   has?(digestHex: string): Promise<boolean>;
 }
@@ -103,7 +105,11 @@ export class ChunkFetcher {
       const mem = this.cache.getMemory(hex);
       if (mem) { this.stats.cacheHits++; out.set(cid, mem); continue; }
       const f = this.inflight.get(cid);
-      if (f) { waits.push(f.then((d) => { out.set(cid, d); })); continue; }
+      if (f) {
+        // A reader waiting on a background fetch: keep the chunk as the reader's (not on probation).
+        waits.push(f.then((d) => { out.set(cid, d); if (priority === "high") this.cache.remember?.(hex, d); }));
+        continue;
+      }
       missing.push(cid);
     }
     if (missing.length) {
@@ -263,7 +269,7 @@ export class ChunkFetcher {
         const s = settlers.get(cid)!;
         if (r instanceof Uint8Array) {
           this.stats.chunksVerified++;
-          const put = this.cache.put(m.digestHex(cid), r);
+          const put = this.cache.put(m.digestHex(cid), r, priority);
           if (put) this.writes.add(put.finally(() => this.writes.delete(put)));
           s.resolve(r);
         } else {
@@ -277,3 +283,4 @@ export class ChunkFetcher {
     }
   }
 }
+

@@ -156,10 +156,13 @@ export class Layer {
     // A process reading a file sequentially: ask for the next chunk now, at the reader's priority (a
     // low-priority one would queue behind the background fetch by the time the reader gets there).
     // (the kernel's readahead sends several reads at once, not always in order: near enough counts)
+    // A read far from the last end (a new pass from offset 0 included) starts a new sequence: keeping
+    // the old pass's end would mark every later read of this pass random and stop the readahead.
     const last = this.readEnds.get(id);
-    const sequential = offset === 0 || (last !== undefined && Math.abs(offset - last) <= SEQUENTIAL_SLACK);
+    const near = last !== undefined && Math.abs(offset - last) <= SEQUENTIAL_SLACK;
+    const sequential = offset === 0 || near;
     this.readEnds.delete(id);
-    this.readEnds.set(id, Math.max(end, last ?? 0));
+    this.readEnds.set(id, near ? Math.max(end, last) : end);
     if (this.readEnds.size > 256) this.readEnds.delete(this.readEnds.keys().next().value!);
     if (sequential && k1 + 1 < ix.chunkCount(id)) {
       void this.fetcher.chunk(this.map.cid(id, k1 + 1), "high").catch(() => {});
@@ -275,3 +278,4 @@ export function layerInfo(f: LayerFacts, byToc: boolean): Uint8Array {
   }
   return new TextEncoder().encode(JSON.stringify(info));
 }
+

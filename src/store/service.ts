@@ -48,6 +48,8 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // Inflate + hash run in worker threads, each with its own Wasm core, a batch of chunks per round
   // trip; reads a process waits on go first, background work never takes the last worker.
   const pool = new CorePool({ size: Number(process.env.ESGZ_WORKERS ?? Math.max(2, Math.min(4, availableParallelism()))) });
+  // Disk cache reads: file read and re-hash in one worker round trip, bytes transferred back.
+  ops.cache.useReadHashed((path, priority) => pool.run("readHashed", { path }, { priority }));
   const verify: VerifyBatch = (body, chunks, priority) => {
     const t0 = process.hrtime.bigint();
     return pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer] }).then((results) => {

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChunkCache, ByteLru, chunkKey, webCryptoSha256, type CacheEvents } from "../../src/cache/index.js";
+import { CorePool } from "../../src/node/pool.js";
 
 let root = "";
 test.before(async () => { root = await mkdtemp(join(tmpdir(), "esgz-cache-")); });
@@ -105,6 +106,47 @@ test("a corrupt or truncated file is a miss, is removed and logged, and never se
   assert.equal(await c.get(good.hex), good.data);
 });
 
+test("disk reads through the worker pool (read + hash in one round trip): verified, and a corrupt file is never served", async () => {
+  const dir = freshDir();
+  const good = chunk(3 << 20), flippedChunk = chunk(200_000), cut = chunk(50_000), small = chunk(10);
+  const a = await ChunkCache.open({ dir });
+  for (const c of [good, flippedChunk, cut, small]) a.put(c.hex, c.data);
+  await a.close();
+  const flipped = new Uint8Array(flippedChunk.data);
+  flipped[199_999] ^= 0x80;
+  const pathOf = (hex: string) => join(dir, "sha256", hex.slice(0, 2), hex);
+  await writeFile(pathOf(flippedChunk.hex), flipped);
+  await truncate(pathOf(cut.hex), 1000);
+
+  const pool = new CorePool({ size: 2 });
+  try {
+    const warnings: Array<[string, Record<string, unknown> | undefined]> = [];
+    const { n, events } = counter();
+    let mainThreadHashes = 0;
+    let workerReads = 0;
+    const b = await ChunkCache.open({
+      dir, events, log: { warn: (m, f) => warnings.push([m, f]), debug() {} },
+      hash: (d, p) => { mainThreadHashes++; return webCryptoSha256(d, p); },
+    });
+    b.useReadHashed((path, priority) => { workerReads++; return pool.run("readHashed", { path }, { priority }); });
+    assert.equal(await b.get(good.hex, good.data.byteLength), good.data);
+    assert.equal(await b.get(small.hex, small.data.byteLength), small.data);
+    assert.is(await b.get(flippedChunk.hex, flippedChunk.data.byteLength), undefined, "a flipped bit is a miss, not wrong bytes");
+    assert.is(await b.get(cut.hex, cut.data.byteLength), undefined, "a truncated file is a miss");
+    assert.is(await b.get("ab".repeat(32)), undefined, "no file: a miss");
+    assert.is(workerReads, 5);
+    assert.is(mainThreadHashes, 0, "the hash came from the worker with the bytes");
+    assert.is(n.corrupt, 2);
+    assert.not.ok(existsSync(pathOf(flippedChunk.hex)) || existsSync(pathOf(cut.hex)), "corrupt files removed");
+    assert.is(warnings[0][1]?.found, `sha256:${sha(flipped)}`);
+    // Verified once from disk, then served from memory without another read or hash.
+    assert.equal(await b.get(good.hex), good.data);
+    assert.is(workerReads, 5);
+  } finally {
+    await pool.close();
+  }
+});
+
 test("concurrent puts of one digest write one file; a get during a put is answered; concurrent gets share one read", async () => {
   const dir = freshDir();
   const { hex, data } = chunk(2 << 20);
@@ -161,6 +203,35 @@ test("the memory LRU stays within its byte bound and evicts the least recently u
   const vh = sha(view);
   await c.put(vh, view);
   assert.is(c.getMemory(vh)!.buffer.byteLength, 1000);
+});
+
+test("the memory LRU: probation entries (background work) are evicted first and never displace a reader's chunks", async () => {
+  const lru = new ByteLru(10_000);
+  lru.set("reader1", new Uint8Array(4000));
+  lru.set("bg1", new Uint8Array(3500), true);
+  lru.set("bg2", new Uint8Array(3500), true); // over the bound: the older probation entry goes
+  assert.ok(lru.has("reader1") && lru.has("bg2") && !lru.has("bg1"));
+  lru.set("bg3", new Uint8Array(7000), true); // would need the reader's room: dropped instead
+  assert.ok(lru.has("reader1") && !lru.has("bg3"));
+  assert.is(lru.bytes, 7500);
+  lru.set("reader2", new Uint8Array(4000)); // a regular entry evicts probation first
+  assert.ok(lru.has("reader1") && lru.has("reader2") && !lru.has("bg2"));
+  lru.set("bg4", new Uint8Array(2000), true);
+  assert.ok(lru.get("bg4"), "a hit promotes a probation entry");
+  lru.set("reader3", new Uint8Array(4000)); // now bg4 is a regular entry: LRU order applies
+  assert.ok(!lru.has("reader1") && lru.has("bg4") && lru.has("reader2") && lru.has("reader3"));
+  assert.is(lru.bytes, 10_000);
+  lru.delete("bg4");
+  assert.is(lru.bytes, 8000);
+  assert.is(lru.size, 2);
+
+  // Through the cache: low-priority puts keep the high-priority chunks in memory.
+  const c = await ChunkCache.open({ memoryBytes: 100_000 });
+  const mine = [chunk(40_000), chunk(40_000)];
+  for (const { hex, data } of mine) await c.put(hex, data);
+  for (let i = 0; i < 10; i++) { const { hex, data } = chunk(15_000); await c.put(hex, data, "low"); }
+  assert.ok(mine.every(({ hex }) => c.getMemory(hex)), "background puts displaced no reader chunk");
+  assert.ok(c.memoryBytes <= 100_000);
 });
 
 test("memory-only mode: nothing on disk, chunks served from memory, a restart starts empty", async () => {

@@ -1,0 +1,72 @@
+// Layer reads without FUSE: a real eStargz blob (the project's writer) served from memory, chunks
+// verified by the worker pool, a memory-only chunk cache; what the layer asks of the cache is logged.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { randomBytes } from "node:crypto";
+import { writeEStargz } from "../../src/estargz/writer.js";
+import { EStargzReader } from "../../src/estargz/reader.js";
+import { readerDeps } from "../../src/estargz/deps.js";
+import { ChunkCache } from "../../src/cache/index.js";
+import { CorePool } from "../../src/node/pool.js";
+import { Layer, type FetchSettings } from "../../src/store/layer.js";
+import type { ChunkStore, VerifyBatch } from "../../src/store/fetcher.js";
+import { packTree } from "../helpers/tartree.js";
+
+const CHUNK = 512 << 10;
+
+async function layerOf(data: Uint8Array, memoryBytes: number) {
+  const tar = await packTree([{ name: "big.bin", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: new Date(0), data }]);
+  const parts: Buffer[] = [];
+  async function* input() { yield tar; }
+  const facts = await writeEStargz(input(), (b) => { parts.push(Buffer.from(b)); }, { chunkSize: CHUNK });
+  const blob = Buffer.concat(parts);
+  const source = { size: blob.length, read: async (o: number, l: number) => new Uint8Array(blob.subarray(o, o + l)) };
+  const reader = await EStargzReader.open({ ...source, name: "test" }, readerDeps(), { tocDigest: facts.tocDigest });
+  const pool = new CorePool({ size: 2 });
+  const verify: VerifyBatch = (body, chunks, priority) =>
+    pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer] });
+  const memory = await ChunkCache.open({ memoryBytes });
+  const asked: string[] = [];
+  const cache: ChunkStore = {
+    getMemory: (hex) => memory.getMemory(hex),
+    get: (hex, size, p) => { asked.push(hex); return memory.get(hex, size, p); },
+    put: (hex, d, p) => memory.put(hex, d, p),
+  };
+  const settings: FetchSettings = {
+    chunkSize: 50_000, prefetchSize: 0, prefetchTimeoutMs: 10_000, noPrefetch: true, noBackgroundFetch: true, prefetchAsyncSize: 0,
+  };
+  const layer = new Layer({ digest: facts.digest, size: blob.length, diffId: facts.diffId }, reader.index, reader.footer.tocOffset,
+    source, verify, cache, settings, { warn() {}, debug() {} });
+  await layer.start();
+  const id = reader.fileId("big.bin");
+  return { layer, id, asked, close: () => pool.close() };
+}
+
+test("a sequential reader gets the next chunk asked early, on a second pass over the file too", async () => {
+  const data = new Uint8Array(randomBytes(5 * CHUNK));
+  // The memory cache holds two chunks: the second pass has to fetch every chunk again.
+  const { layer, id, asked, close } = await layerOf(data, 2 * CHUNK + 1000);
+  try {
+    const chunkHex = (k: number) => layer.map.digestHex(layer.map.cid(id, k));
+    for (const pass of [1, 2]) {
+      asked.length = 0;
+      const firstRead = new Map<number, number>(); // chunk → position in `asked` when a read first touched it
+      const out = new Uint8Array(data.length);
+      for (let off = 0; off < data.length; off += 128 << 10) {
+        const k = Math.floor(off / CHUNK);
+        if (!firstRead.has(k)) firstRead.set(k, asked.length);
+        const n = await layer.readFile(id, out.subarray(off, off + (128 << 10)), off, 128 << 10);
+        assert.is(n, 128 << 10);
+      }
+      assert.ok(Buffer.from(out).equals(Buffer.from(data)), `pass ${pass}: the file's bytes`);
+      for (let k = 1; k < 5; k++) {
+        const at = asked.indexOf(chunkHex(k));
+        assert.ok(at >= 0 && at < firstRead.get(k)!, `pass ${pass}: chunk ${k} asked before the reader got there (asked at ${at}, read at ${firstRead.get(k)})`);
+      }
+    }
+  } finally {
+    await close();
+  }
+});
+
+test.run();
