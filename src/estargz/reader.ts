@@ -39,9 +39,22 @@ export interface TocIndexView {
 /** TocIndex type code of a regular file. */
 export const TYPE_REG = 2;
 
+/** The TOC JSON taken out of the TOC member, and its digest. */
+export interface TocMember {
+  json: Uint8Array;
+  /** "sha256:<hex>" of `json`. */
+  tocDigest: string;
+}
+
 export interface ReaderDeps<I extends TocIndexView = TocIndexView> {
   /** Inflates one gzip member (the TOC's), refusing to produce more than `maxOut` bytes. */
-  inflateMember(member: Uint8Array, maxOut: number): Promise<Uint8Array>;
+  inflateMember?(member: Uint8Array, maxOut: number): Promise<Uint8Array>;
+  /**
+   * Instead of `inflateMember` + hashing in this thread: inflate the TOC member (`member` may be
+   * transferred), take the JSON out (`tocFromMember`) and check it against `expected` in one step,
+   * e.g. in a worker thread (the FUSE store).
+   */
+  readToc?(member: Uint8Array, tocOffset: number, maxToc: number, expected: string | undefined, name: string | undefined): Promise<TocMember>;
   /** Builds the TOC index from the JSON. */
   buildIndex(json: Uint8Array, tocOffset: number): I | Promise<I>;
   /** Inflate + verify one chunk (used by the default chunk provider). */
@@ -117,17 +130,23 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
       : await source.read(footer.tocOffset, footerStart - footer.tocOffset);
 
     const maxToc = opts.maxTocSize ?? DEFAULT_MAX_TOC;
-    let plain: Uint8Array;
-    try {
-      plain = await deps.inflateMember(member.slice(), maxToc + 3 * BLOCK);
-    } catch (err) {
-      throw new EStargzError("toc", `TOC member at offset ${footer.tocOffset} does not inflate: ${(err as Error).message}`, name);
+    // A copy of its own, which the dependency may transfer to a worker (a Buffer's slice() is a view).
+    const own = Uint8Array.prototype.slice.call(member);
+    let toc: TocMember;
+    if (deps.readToc) {
+      toc = await deps.readToc(own, footer.tocOffset, maxToc, opts.tocDigest, name);
+    } else if (deps.inflateMember) {
+      let plain: Uint8Array;
+      try {
+        plain = await deps.inflateMember(own, maxToc + 3 * BLOCK);
+      } catch (err) {
+        throw tocInflateError(err, footer.tocOffset, name);
+      }
+      toc = tocFromMember(plain, footer.tocOffset, maxToc, opts.tocDigest, name);
+    } else {
+      throw new Error("EStargzReader.open: ReaderDeps needs readToc or inflateMember");
     }
-    const json = tocFromTar(plain, footer.tocOffset, maxToc, name);
-    const tocDigest = `sha256:${createHash("sha256").update(json).digest("hex")}`;
-    if (opts.tocDigest && opts.tocDigest !== tocDigest) {
-      throw new EStargzError("toc-digest", `TOC digest mismatch: expected ${opts.tocDigest}, the TOC hashes to ${tocDigest}`, name);
-    }
+    const { json, tocDigest } = toc;
     let index: I;
     try {
       index = await deps.buildIndex(json, footer.tocOffset);
@@ -229,6 +248,24 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
 }
 
 /** The TOC JSON inside the decompressed TOC member: a tar header named stargz.index.json, then the JSON. */
+/** The error for a TOC member that does not inflate (`err` from the inflater). */
+export function tocInflateError(err: unknown, tocOffset: number, name?: string): EStargzError {
+  return new EStargzError("toc", `TOC member at offset ${tocOffset} does not inflate: ${(err as Error).message}`, name);
+}
+
+/**
+ * The TOC JSON out of the inflated TOC member and its digest; with `expected`, a different digest is
+ * a `toc-digest` error. (Used by `open` and by the store's worker op `readToc`.)
+ */
+export function tocFromMember(plain: Uint8Array, tocOffset: number, maxToc: number, expected: string | undefined, name?: string): TocMember {
+  const json = tocFromTar(plain, tocOffset, maxToc, name);
+  const tocDigest = `sha256:${createHash("sha256").update(json).digest("hex")}`;
+  if (expected && expected !== tocDigest) {
+    throw new EStargzError("toc-digest", `TOC digest mismatch: expected ${expected}, the TOC hashes to ${tocDigest}`, name);
+  }
+  return { json, tocDigest };
+}
+
 export function tocFromTar(plain: Uint8Array, tocOffset: number, maxToc: number, name?: string): Uint8Array {
   if (plain.length < BLOCK) throw new EStargzError("toc", `TOC member at offset ${tocOffset} holds ${plain.length} bytes, less than a tar header`, name);
   try {

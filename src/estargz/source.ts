@@ -27,7 +27,7 @@ export class MemorySource implements Source {
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(offset, length, this.size, this.name);
-    return this.data.slice(offset, offset + length);
+    return Uint8Array.prototype.slice.call(this.data, offset, offset + length); // a copy, also for a Buffer
   }
 }
 

@@ -1,5 +1,6 @@
 // Node-only: finds build/core.wasm beside the package and instantiates it once per thread.
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Core, loadCoreSync } from "../core/wasm.js";
 
@@ -17,6 +18,16 @@ let shared: Core | undefined;
 /** The compiled module (cached), for handing to worker threads without recompiling. */
 export function coreModule(): WebAssembly.Module {
   return (compiled ??= new WebAssembly.Module(readFileSync(wasmPath())));
+}
+
+/**
+ * Compiles the module without blocking the thread (read and compile off the event loop), so that
+ * a later `coreModule()` / `nodeCore()` finds it compiled: the store calls this at start-up.
+ */
+export async function compileCoreModule(): Promise<WebAssembly.Module> {
+  if (compiled) return compiled;
+  const mod = await WebAssembly.compile(await readFile(wasmPath()));
+  return (compiled ??= mod);
 }
 
 /** This thread's core instance, created on first use. */

@@ -6,6 +6,9 @@ import type { Transferable } from "node:worker_threads";
 import type { Core } from "../core/wasm.js";
 import type { ChunkVerifier } from "../core/chunk.js";
 import { createNodeChunkVerifier } from "./chunk.js";
+import { inflateGzip } from "../estargz/deps.js";
+import { tocFromMember, tocInflateError, type TocMember } from "../estargz/reader.js";
+import { BLOCK } from "../estargz/tar/header.js";
 
 /** One chunk of a `verifyChunks` batch: its member at [start, end) of the body. */
 export interface BatchChunk {
@@ -72,6 +75,22 @@ export const ops = {
       }
     }
     return { result: out, transfer };
+  },
+
+  /**
+   * A layer's TOC member → the TOC JSON and its digest, checked against `expected` (the layer's
+   * annotation) when given: inflate, tar header and sha256 off the FUSE thread. Errors are the
+   * reader's (`EStargzError` messages naming the layer).
+   */
+  readToc(core: Core, args: { member: Uint8Array; tocOffset: number; maxToc: number; expected?: string; name?: string }): Out<TocMember> {
+    let plain: Uint8Array;
+    try {
+      plain = inflateGzip(core, args.member, args.maxToc + 3 * BLOCK);
+    } catch (err) {
+      throw tocInflateError(err, args.tocOffset, args.name);
+    }
+    const toc = tocFromMember(plain, args.tocOffset, args.maxToc, args.expected, args.name);
+    return { result: toc, transfer: [toc.json.buffer as ArrayBuffer] };
   },
 } satisfies Record<string, (core: Core, args: never) => Out<unknown>>;
 

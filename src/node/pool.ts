@@ -70,6 +70,15 @@ export class CorePool {
     });
   }
 
+  /**
+   * Starts workers now (up to `n`, never more than `size`) instead of on the first task: a worker
+   * takes tens of milliseconds to boot, which then overlap with whatever the caller does meanwhile.
+   */
+  warm(n = 1): void {
+    if (this.closed) return;
+    while (this.slots.length < Math.min(n, this.size)) this.spawn();
+  }
+
   /** Tasks waiting for a worker. */
   get queued(): number {
     return this.high.length + this.low.length;

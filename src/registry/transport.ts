@@ -1,11 +1,18 @@
 // HTTP on undici: one Pool per origin (keep-alive, bounded connections), requests dispatched with a
 // raw handler so that body bytes go from undici's socket buffers straight to a sink that copies
 // them once into the caller's memory. No redirects, auth or retries here: the client does those.
-import { EnvHttpProxyAgent, Pool } from "undici";
-import type { Dispatcher } from "undici";
+import { createRequire } from "node:module";
+import type { Dispatcher, EnvHttpProxyAgent, Pool } from "undici";
 import type { IncomingHttpHeaders } from "node:http";
 import { RegistryError } from "./errors.js";
 import { isLoopbackHost } from "./hosts.js";
+
+// undici's index loads all of undici (fetch, WebSocket, caches, mocks): ~200 ms and ~19 MiB RSS
+// measured at the store's start, against ~55 ms and ~11 MiB for the pool alone. Only the dispatchers
+// used are loaded, the proxy agent only when a proxy is configured (undici 7 has no `exports` map).
+const require = createRequire(import.meta.url);
+const loadPool = (): typeof Pool => require("undici/lib/dispatcher/pool.js") as typeof Pool;
+const loadProxyAgent = (): typeof EnvHttpProxyAgent => require("undici/lib/dispatcher/env-http-proxy-agent.js") as typeof EnvHttpProxyAgent;
 
 export interface ResponseHead {
   status: number;
@@ -145,6 +152,7 @@ export class Transport {
     this.userAgent = opts.userAgent ?? "esgz-fast/0.1";
     const proxy = proxyConfig(opts.proxy);
     if (proxy) {
+      const EnvHttpProxyAgent = loadProxyAgent();
       this.proxied = new EnvHttpProxyAgent({
         httpProxy: proxy.http ?? "", httpsProxy: proxy.https ?? proxy.http ?? "", noProxy: proxy.noProxy ?? "",
         connections: this.connections, pipelining: 1, keepAliveTimeout: this.keepAliveTimeoutMs,
@@ -164,6 +172,7 @@ export class Transport {
     let p = this.pools.get(origin);
     if (!p) {
       if (this.closed) throw new RegistryError("network", `client closed; cannot reach ${origin}`);
+      const Pool = loadPool();
       p = new Pool(origin, {
         connections: this.connections,
         pipelining: 1,

@@ -225,7 +225,7 @@ const TOP: Record<string, KeySpec> = {
 
 const BLOB: Record<string, KeySpec> = {
   chunk_size: { kind: "int", prop: "chunkSize", default: 50000, zeroIsDefault: true },
-  prefetch_chunk_size: { kind: "int", prop: "prefetchChunkSize", default: 0 },
+  prefetch_chunk_size: { kind: "int", prop: "prefetchChunkSize", default: 0, unimplemented: "the prefetch range is asked for in one request (the background fetch in 4 MiB windows), its chunks verified in batches of ~1 MiB" },
   fetching_timeout_sec: { kind: "int", prop: "fetchingTimeoutSec", default: 300, zeroIsDefault: true },
   valid_interval: { kind: "int", prop: "validInterval", default: 60, zeroIsDefault: true, unimplemented: "no periodic connection check; failed requests are retried and redirects re-resolved" },
   check_always: { kind: "bool", prop: "checkAlways", default: false, unimplemented: "no periodic connection check; failed requests are retried and redirects re-resolved" },

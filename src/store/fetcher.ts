@@ -16,9 +16,10 @@ export type Priority = "high" | "low";
 /** Random access to the compressed blob (the registry's blob reader, a local file...). */
 export interface RangeSource {
   readonly size: number;
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /** `priority`: what the bytes are for (the metrics label fetches with it); "high" when omitted. */
+  read(offset: number, length: number, priority?: Priority): Promise<Uint8Array>;
   /** Several ranges in one request where the server allows it; results in the order asked. */
-  readRanges?(ranges: Array<{ offset: number; length: number }>): Promise<Uint8Array[]>;
+  readRanges?(ranges: Array<{ offset: number; length: number }>, priority?: Priority): Promise<Uint8Array[]>;
 }
 
 /** One chunk of a verification batch: its gzip member at [start, end) of the batch's bytes. */
@@ -225,7 +226,7 @@ export class ChunkFetcher {
         result.set(cid, p);
       }
     }
-    const bodies = this.readRanges(ranges.map((r) => ({ offset: r.start, length: r.end - r.start })));
+    const bodies = this.readRanges(ranges.map((r) => ({ offset: r.start, length: r.end - r.start })), priority);
     ranges.forEach((r, i) => {
       bodies.then((all) => all[i]).then((body) => {
         // one request for all ranges when they went out as a multi-range request, else one each
@@ -240,9 +241,9 @@ export class ChunkFetcher {
     return result;
   }
 
-  private readRanges(ranges: Array<{ offset: number; length: number }>): Promise<Uint8Array[]> {
-    if (ranges.length > 1 && this.source.readRanges) return this.source.readRanges(ranges);
-    return Promise.all(ranges.map((r) => this.source.read(r.offset, r.length)));
+  private readRanges(ranges: Array<{ offset: number; length: number }>, priority: Priority): Promise<Uint8Array[]> {
+    if (ranges.length > 1 && this.source.readRanges) return this.source.readRanges(ranges, priority);
+    return Promise.all(ranges.map((r) => this.source.read(r.offset, r.length, priority)));
   }
 
   // Verifies the chunks of one fetched range in batches of about BATCH_BYTES of output, each batch

@@ -2,21 +2,22 @@
 // TOC reader, verification off the main thread, the layer store, the ALS file system and its mount.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { AlsFs } from "../fs/als.js";
 import { detachStaleMount, mountFs, type MountedFs } from "../fs/fuse.js";
 import { FsError } from "../fs/errno.js";
-import { EStargzReader } from "../estargz/reader.js";
-import { readerDeps } from "../estargz/deps.js";
+import { EStargzReader, type ReaderDeps } from "../estargz/reader.js";
+import { EStargzError } from "../estargz/errors.js";
 import type { Source } from "../estargz/source.js";
+import { TocIndex } from "../core/toc.js";
 import { RegistryClient } from "../registry/index.js";
-import { DiskChunks } from "../cache/index.js";
+import { CorePool } from "../node/pool.js";
+import { compileCoreModule, nodeCore } from "../node/core.js";
+import { holdWasmTierUp } from "../node/tiering.js";
 import type { StoreMetrics } from "./metrics.js";
 import type { OpsRuntime } from "./ops.js";
 import { LayerStore, type ImageLayer } from "./store.js";
-import type { LayerIndex } from "./layer.js";
-import type { RangeSource, VerifyBatch } from "./fetcher.js";
-import { CorePool } from "../node/pool.js";
-import { availableParallelism } from "node:os";
+import type { Priority, RangeSource, VerifyBatch } from "./fetcher.js";
 
 export interface RunningStore {
   store: LayerStore;
@@ -28,6 +29,11 @@ export interface RunningStore {
 /** Mounts the store at `cfg.mountpoint`, using the operational runtime's log, metrics and chunk cache. */
 export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache">): Promise<RunningStore> {
   const { config: cfg, log, metrics } = ops;
+  // The core is compiled first (read and compiled off the event loop; a few ms): a module compiled
+  // while tier-up is held would never tier up. Then held until the first registry answer has been
+  // parsed: see src/node/tiering.ts (undici's parser).
+  await compileCoreModule();
+  const releaseTierUp = holdWasmTierUp();
   await mkdir(cfg.root, { recursive: true });
   const poolDir = join(cfg.root, "pool");
   await mkdir(poolDir, { recursive: true });
@@ -41,15 +47,15 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       fetching_timeout_sec: b.fetchingTimeoutSec, force_single_range_mode: b.forceSingleRangeMode,
     },
   });
-  // The disk part's layout, for cheap "is it there" checks of the background fetch (no read, no hash).
-  const disk = cfg.diskCache ? await DiskChunks.open(join(cfg.root, "cache")) : undefined;
-  const cache = Object.assign(ops.cache, { has: disk ? (hex: string) => disk.exists(hex) : undefined });
-  const deps = readerDeps();
+  // ops.cache (ChunkCache) is the store's ChunkStore, `has` included (memory, pending write, disk).
+  const cache = ops.cache;
   // Inflate + hash run in worker threads, each with its own Wasm core, a batch of chunks per round
   // trip; reads a process waits on go first, background work never takes the last worker.
   const pool = new CorePool({ size: Number(process.env.ESGZ_WORKERS ?? Math.max(2, Math.min(4, availableParallelism()))) });
   // Disk cache reads: file read and re-hash in one worker round trip, bytes transferred back.
-  ops.cache.useReadHashed((path, priority) => pool.run("readHashed", { path }, { priority }));
+  cache.useReadHashed((path, priority) => pool.run("readHashed", { path }, { priority }));
+  // One worker boots while the file system mounts: the first lookup's TOC goes to it.
+  pool.warm(1);
   const verify: VerifyBatch = (body, chunks, priority) => {
     const t0 = process.hrtime.bigint();
     return pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer] }).then((results) => {
@@ -59,10 +65,23 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       return results;
     });
   };
+  // The TOC member is inflated, taken out of its tar header and checked against the TOC digest in a
+  // worker; only the index is built here (it lives in this thread's core: every FUSE lookup reads it).
+  const tocDeps: ReaderDeps<TocIndex> = {
+    readToc: (member, tocOffset, maxToc, expected, name) =>
+      pool.run("readToc", { member, tocOffset, maxToc, expected, name }, { priority: "high", transfer: [member.buffer as ArrayBuffer] }),
+    buildIndex: (json, tocOffset) => TocIndex.build(nodeCore(), json, { tocOffset }),
+    // The store reads chunks through its fetcher, not the reader; this keeps the reader whole.
+    verifyChunk: async (member, innerOffset, size, digest, use) => {
+      const [r] = await verify(member.slice(), [{ start: 0, end: member.length, innerOffset, size, digest }], "high");
+      if (typeof r === "string") throw new EStargzError("chunk", r);
+      use(r);
+    },
+  };
 
   const store = new LayerStore({
     async resolve(ref: string): Promise<ImageLayer[]> {
-      const img = await registry.resolveImage(ref);
+      const img = await registry.resolveImage(ref).finally(releaseTierUp);
       const rootfs = img.config.rootfs as { diff_ids?: unknown } | undefined;
       const diffIds = Array.isArray(rootfs?.diff_ids) ? rootfs.diff_ids as string[] : [];
       if (diffIds.length !== img.layers.length) {
@@ -74,21 +93,21 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       const reader = await registry.openBlob(ref, layer.digest, layer.size);
       if (!metrics) return reader;
       // Count range requests and their bytes for the metrics.
-      const timed = <T extends Uint8Array | Uint8Array[]>(p: Promise<T>, t0: bigint): Promise<T> => p.then(
-        (r) => { metrics.fetchDone("high", t0, Array.isArray(r) ? r.reduce((s, x) => s + x.length, 0) : r.length); return r; },
-        (e: Error) => { metrics.fetchDone("high", t0, 0, true); throw e; },
+      const timed = <T extends Uint8Array | Uint8Array[]>(p: Promise<T>, t0: bigint, priority: Priority): Promise<T> => p.then(
+        (r) => { metrics.fetchDone(priority, t0, Array.isArray(r) ? r.reduce((s, x) => s + x.length, 0) : r.length); return r; },
+        (e: Error) => { metrics.fetchDone(priority, t0, 0, true); throw e; },
       );
       return {
         size: reader.size,
-        read: (offset, length) => timed(reader.read(offset, length), process.hrtime.bigint()),
-        readRanges: (ranges) => timed(reader.readRanges(ranges), process.hrtime.bigint()),
+        read: (offset, length, priority = "high") => timed(reader.read(offset, length), process.hrtime.bigint(), priority),
+        readRanges: (ranges, priority = "high") => timed(reader.readRanges(ranges), process.hrtime.bigint(), priority),
       };
     },
     async openToc(source: RangeSource, tocDigest: string | undefined, name: string) {
       const src: Source = { size: source.size, read: (o, l) => source.read(o, l), name };
-      const reader = await EStargzReader.open(src, deps, { tocDigest, allowUnverifiedToc: cfg.allowNoVerification });
-      const index: LayerIndex = reader.index;
-      return { index, tocOffset: reader.footer.tocOffset };
+      releaseTierUp(); // already released by the resolve before; never run the core's Wasm while held
+      const reader = await EStargzReader.open(src, tocDeps, { tocDigest, allowUnverifiedToc: cfg.allowNoVerification });
+      return { index: reader.index, tocOffset: reader.footer.tocOffset };
     },
     verify,
     cache,

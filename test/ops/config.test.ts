@@ -162,10 +162,10 @@ host = "second.example.com"
   assert.equal(c.warnings, []);
   // Set, accepted, without effect here: each announced once, with the reason.
   const u = c.unimplemented.join("\n");
-  for (const key of ["metadata_store", "[blob] check_always", "[directory_cache] max_lru_cache_entry", "[directory_cache] direct"]) {
+  for (const key of ["metadata_store", "[blob] prefetch_chunk_size", "[blob] check_always", "[directory_cache] max_lru_cache_entry", "[directory_cache] direct"]) {
     assert.match(u, key, `announces ${key}`);
   }
-  assert.is(c.unimplemented.length, 4);
+  assert.is(c.unimplemented.length, 5);
   assert.ok(Object.keys(UNIMPLEMENTED_KEYS).includes("directory_cache.sync_add"));
 });
 
