@@ -8,11 +8,12 @@ import { RegistryError } from "./errors.js";
 import { isLoopbackHost } from "./hosts.js";
 
 // undici's index loads all of undici (fetch, WebSocket, caches, mocks): ~200 ms and ~19 MiB RSS
-// measured at the store's start, against ~55 ms and ~11 MiB for the pool alone. Only the dispatchers
-// used are loaded, the proxy agent only when a proxy is configured (undici 7 has no `exports` map).
+// measured at the store's start, against ~55 ms and ~11 MiB for the pool alone, which is all that
+// direct requests use (`dispatch`; undici 7 has no `exports` map). With a proxy configured the index
+// is loaded: it also adds the `connect` method the proxy agent's CONNECT tunnels need.
 const require = createRequire(import.meta.url);
 const loadPool = (): typeof Pool => require("undici/lib/dispatcher/pool.js") as typeof Pool;
-const loadProxyAgent = (): typeof EnvHttpProxyAgent => require("undici/lib/dispatcher/env-http-proxy-agent.js") as typeof EnvHttpProxyAgent;
+const loadProxyAgent = (): typeof EnvHttpProxyAgent => (require("undici") as typeof import("undici")).EnvHttpProxyAgent;
 
 export interface ResponseHead {
   status: number;
