@@ -1,11 +1,13 @@
 // npm run bench:registry — range reads from a loopback docker-registry holding a 64 MiB random blob:
 // the registry client (undici, into caller buffers) beside one curl process fetching the same ranges
-// over one kept-alive connection (`--next`, per-request `-r`, `-w %{time_total}`), in the same run.
+// over one kept-alive connection (`--next`, per-request `-r`, `-w %{time_total}`), in the same run;
+// and, as the floor under any Node client, undici's own Pool.request for the same small ranges.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { performance } from "node:perf_hooks";
 import { startRegistry } from "../test/helpers/registry.js";
+import { Pool } from "undici";
 import { RegistryClient, type BlobReader } from "../src/registry/index.js";
 
 const run = promisify(execFile);
@@ -50,10 +52,32 @@ async function curlTimes(url: string, rs: (Range | Range[])[]): Promise<number[]
   return times;
 }
 
+// The caller's buffers, allocated once (per call, 16 × 4 MiB of fresh memory each round made GC work
+// that fell on the timed requests).
+let buffers: Uint8Array[] = [];
+function callerBuffers(length: number): Uint8Array[] {
+  if (!buffers.length || buffers[0].length < length) buffers = Array.from({ length: 16 }, () => new Uint8Array(length));
+  return buffers;
+}
+
+/** The floor under any Node client: undici's own Pool.request on one kept-alive connection, body read into a buffer. */
+async function undiciTimes(pool: Pool, path: string, rs: Range[]): Promise<number[]> {
+  const times: number[] = [];
+  const into = callerBuffers(Math.max(...rs.map((r) => r.length)))[0];
+  for (const r of rs) {
+    const t0 = performance.now();
+    const res = await pool.request({ path, method: "GET", headers: { range: `bytes=${r.offset}-${r.offset + r.length - 1}` } });
+    let at = 0;
+    for await (const chunk of res.body) { into.set(chunk.subarray(0, Math.max(0, r.length - at)), at); at += chunk.length; }
+    if (res.statusCode !== 206 || at !== r.length) throw new Error(`undici floor: HTTP ${res.statusCode}, ${at} bytes`);
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
 async function oursTimes(reader: BlobReader, rs: (Range | Range[])[]): Promise<number[]> {
   const times: number[] = [];
-  const maxLen = Math.max(...rs.flatMap((r) => (Array.isArray(r) ? r : [r]).map((x) => x.length)));
-  const bufs = Array.from({ length: 16 }, () => new Uint8Array(maxLen));
+  const bufs = callerBuffers(Math.max(...rs.flatMap((r) => (Array.isArray(r) ? r : [r]).map((x) => x.length))));
   const c0 = process.cpuUsage();
   for (const r of rs) {
     const list = Array.isArray(r) ? r : [r];
@@ -69,11 +93,14 @@ async function oursTimes(reader: BlobReader, rs: (Range | Range[])[]): Promise<n
 
 const reg = await startRegistry();
 const client = new RegistryClient({ connections: 1 });
+let pool!: Pool;
 try {
   const blob = randomBytes(BLOB);
   const ref = `${reg.host}/bench/blob:v1`;
   const { digest } = await client.uploadBlob(ref, blob);
-  const url = `${reg.url}/v2/bench/blob/blobs/${digest}`;
+  const path = `/v2/bench/blob/blobs/${digest}`;
+  const url = `${reg.url}${path}`;
+  pool = new Pool(reg.url, { connections: 1, pipelining: 1 });
   const reader = await client.openBlob(ref, digest, BLOB); // as the store reads: a BlobReader, caller buffers
 
   const small = ranges(400, 64 * 1024, 7);
@@ -84,28 +111,34 @@ try {
   // Warm both paths and the page cache.
   await oursTimes(reader, ranges(20, 64 * 1024, 99));
   await curlTimes(url, ranges(20, 64 * 1024, 99));
+  await undiciTimes(pool, path, ranges(20, 64 * 1024, 99));
   await oursTimes(reader, ranges(4, 4 * MiB, 5));
 
   // Alternate the two sides in rounds so that load from other processes on the machine falls on both.
-  const both = async (rs: (Range | Range[])[], rounds = 4) => {
+  const both = async (rs: (Range | Range[])[], rounds = 4, withFloor = false) => {
     cpu.ours = cpu.curl = 0;
-    const o: number[] = [], c: number[] = [];
+    const o: number[] = [], c: number[] = [], u: number[] = [];
     const per = Math.ceil(rs.length / rounds);
     for (let i = 0; i < rs.length; i += per) {
       const part = rs.slice(i, i + per);
       o.push(...(await oursTimes(reader, part)));
       c.push(...(await curlTimes(url, part)));
+      if (withFloor) u.push(...(await undiciTimes(pool, path, part as Range[])));
     }
-    return [o, c, (cpu.ours * 1000) / rs.length, (cpu.curl * 1000) / rs.length] as const;
+    return [o, c, (cpu.ours * 1000) / rs.length, (cpu.curl * 1000) / rs.length, u] as const;
   };
 
   const rows: [string, string, string, string][] = [];
   const fmt = (x: number, unit: string) => `${x.toFixed(unit === "ms" ? 3 : 0)} ${unit}`;
 
-  const [oSmall, cSmall, oSmallCpu, cSmallCpu] = await both(small);
+  const [oSmall, cSmall, oSmallCpu, cSmallCpu, uSmall] = await both(small, 4, true);
   for (const q of [0.5, 0.99]) {
     const o = pct(oSmall, q), c = pct(cSmall, q);
     rows.push([`64 KiB ranges, p${q * 100} latency`, fmt(o, "ms"), fmt(c, "ms"), `${(o / c).toFixed(2)}× (target ≤ 1.20×)`]);
+  }
+  for (const q of [0.5, 0.99]) {
+    const u = pct(uSmall, q), c = pct(cSmall, q);
+    rows.push([`  floor: undici Pool.request alone, p${q * 100}`, fmt(u, "ms"), fmt(c, "ms"), `${(u / c).toFixed(2)}×`]);
   }
   rows.push([`64 KiB ranges, CPU per request`, fmt(oSmallCpu, "µs"), fmt(cSmallCpu, "µs"), `${(oSmallCpu / cSmallCpu).toFixed(2)}×`]);
   const [oMulti, cMulti] = await both(multi);
@@ -125,5 +158,6 @@ try {
   for (const r of rows) console.log(r.map((s, i) => s.padEnd(w[i])).join(""));
 } finally {
   await client.close();
+  await pool?.close();
   await reg.stop();
 }
