@@ -36,6 +36,11 @@ export class DiskChunks {
     return join(this.dataDir, hex.slice(0, 2), hex);
   }
 
+  /** A fresh temp name for a write of chunk `hex` (rename it to `pathOf(hex)` once complete). */
+  tmpPathOf(hex: string): string {
+    return join(this.tmpDir, `${hex}.${process.pid}.${randomBytes(6).toString("hex")}`);
+  }
+
   /** The stored bytes, or undefined if there is no file. Not verified here. */
   async read(hex: string): Promise<Uint8Array | undefined> {
     try {
@@ -63,7 +68,7 @@ export class DiskChunks {
       await mkdir(join(this.dataDir, shard), { recursive: true, mode: 0o700 });
       this.shards.add(shard);
     }
-    const tmp = join(this.tmpDir, `${hex}.${process.pid}.${randomBytes(6).toString("hex")}`);
+    const tmp = this.tmpPathOf(hex);
     const fh = await open(tmp, "wx", 0o600);
     try {
       await fh.writeFile(data);

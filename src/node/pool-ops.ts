@@ -1,7 +1,8 @@
 // The operations a CorePool worker runs. Each takes the worker's core and plain, structured-clonable
 // arguments, and returns its result plus the buffers to transfer back (never copy back).
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Transferable } from "node:worker_threads";
 import type { Core } from "../core/wasm.js";
 import type { ChunkVerifier } from "../core/chunk.js";
@@ -18,6 +19,27 @@ export interface BatchChunk {
   size: number;
   /** 32 raw bytes. */
   digest: Uint8Array;
+}
+
+/** Where a verified chunk goes on disk: written to `tmp`, then renamed to `path` (the cache's layout). */
+export interface ChunkFile {
+  path: string;
+  tmp: string;
+}
+
+// Shard directories this worker has made (or found) already.
+const madeDirs = new Set<string>();
+
+function storeChunk(file: ChunkFile, data: Uint8Array): void {
+  try {
+    const dir = dirname(file.path);
+    if (!madeDirs.has(dir)) { mkdirSync(dir, { recursive: true, mode: 0o700 }); madeDirs.add(dir); }
+    writeFileSync(file.tmp, data, { mode: 0o600, flag: "wx" });
+    renameSync(file.tmp, file.path);
+  } catch {
+    // Not stored: the store's cache writes the chunk itself (it finds no file).
+    try { unlinkSync(file.tmp); } catch { /* never created */ }
+  }
 }
 
 // One verifier per worker core, made on first use.
@@ -57,9 +79,11 @@ export const ops = {
   /**
    * Verifies every chunk of a fetched blob range in one round trip (the store's small files come
    * by the hundred): each result is the verified bytes (a fresh buffer, transferred back) or the
-   * error message for that chunk.
+   * error message for that chunk. With `store` (one file per chunk), each verified chunk is also
+   * written to the disk cache here, before its bytes go back: background fetches of small-file
+   * layers then cost the main thread no file operations. Only verified bytes are written.
    */
-  verifyChunks(core: Core, args: { body: Uint8Array; chunks: BatchChunk[] }): Out<Array<Uint8Array | string>> {
+  verifyChunks(core: Core, args: { body: Uint8Array; chunks: BatchChunk[]; store?: ChunkFile[] }): Out<Array<Uint8Array | string>> {
     let v = verifiers.get(core);
     if (!v) verifiers.set(core, (v = createNodeChunkVerifier(core)));
     const out: Array<Uint8Array | string> = [];
@@ -68,6 +92,8 @@ export const ops = {
       try {
         const view = v.verify(args.body.subarray(c.start, c.end), c.innerOffset, c.size, c.digest);
         const copy = view.slice();
+        const file = args.store?.[out.length];
+        if (file) storeChunk(file, copy);
         out.push(copy);
         transfer.push(copy.buffer);
       } catch (e) {

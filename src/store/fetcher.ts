@@ -13,7 +13,10 @@ import type { ChunkMap } from "./chunkmap.js";
 
 export type Priority = "high" | "low";
 
-/** Random access to the compressed blob (the registry's blob reader, a local file...). */
+/**
+ * Random access to the compressed blob (the registry's blob reader, a local file...). The bytes
+ * returned belong to the caller (the fetcher may transfer their buffer to a worker).
+ */
 export interface RangeSource {
   readonly size: number;
   /** `priority`: what the bytes are for (the metrics label fetches with it); "high" when omitted. */
@@ -261,7 +264,10 @@ export class ChunkFetcher {
       }
       const bStart = m.memberStart[batch[0]];
       const bEnd = Math.max(...batch.map((c) => m.memberEnd[c]));
-      const part = body.slice(bStart - bodyStart, bEnd - bodyStart);
+      // A batch that is the whole body (one big chunk) takes the body itself: a copy of megabytes
+      // into fresh pages is not free. Otherwise each batch gets its own copy to transfer.
+      const whole = bStart === bodyStart && bEnd === bodyStart + body.length && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+      const part = whole ? body : body.slice(bStart - bodyStart, bEnd - bodyStart);
       const chunks = batch.map((c) => ({
         start: m.memberStart[c] - bStart, end: m.memberEnd[c] - bStart, innerOffset: m.innerOffset[c], size: m.size[c], digest: m.digest(c),
       }));

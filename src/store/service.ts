@@ -58,7 +58,13 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   pool.warm(1);
   const verify: VerifyBatch = (body, chunks, priority) => {
     const t0 = process.hrtime.bigint();
-    return pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer] }).then((results) => {
+    // Background batches are written to the disk cache by the worker itself (nobody waits for them;
+    // the main thread then only finds the files there when it puts the chunks).
+    const store = priority === "low" && disk ? chunks.map((c) => {
+      const hex = Buffer.from(c.digest.buffer, c.digest.byteOffset, 32).toString("hex");
+      return { path: disk.pathOf(hex), tmp: disk.tmpPathOf(hex) };
+    }) : undefined;
+    return pool.run("verifyChunks", { body, chunks, store }, { priority, transfer: [body.buffer as ArrayBuffer] }).then((results) => {
       for (const r of results) {
         metrics.verifyDone(t0, typeof r !== "string");
       }

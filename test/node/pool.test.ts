@@ -2,6 +2,11 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
 import { CorePool } from "../../src/node/pool.js";
+import { gzipSync } from "node:zlib";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { rejects } from "../helpers/assert.js";
 
 test("tasks run in workers, inputs are transferred, results match", async () => {
@@ -43,6 +48,36 @@ test("an unknown operation fails its task and the pool keeps working", async () 
     assert.is(await pool.run("sha256", { data: new Uint8Array(0) }), createHash("sha256").digest("hex"));
   } finally {
     await pool.close();
+  }
+});
+
+test("verifyChunks with files: verified chunks are written (temp + rename), failed ones are not", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "esgz-pool-"));
+  const pool = new CorePool({ size: 1 });
+  try {
+    const datas = [randomBytes(70_000), randomBytes(1000), randomBytes(5000)];
+    const members = datas.map((d) => gzipSync(d));
+    const body = new Uint8Array(Buffer.concat(members));
+    let at = 0;
+    const chunks = datas.map((d, i) => {
+      const c = { start: at, end: at + members[i].length, innerOffset: 0, size: d.length, digest: new Uint8Array(createHash("sha256").update(d).digest()) };
+      at += members[i].length;
+      return c;
+    });
+    chunks[1].digest[0] ^= 1; // chunk 1 does not hash to its digest
+    const hex = (i: number) => Buffer.from(chunks[i].digest).toString("hex");
+    const store = chunks.map((_, i) => ({ path: join(dir, "sha256", hex(i).slice(0, 2), hex(i)), tmp: join(dir, `tmp-${i}`) }));
+    const results = await pool.run("verifyChunks", { body, chunks, store }, { transfer: [body.buffer] });
+    assert.ok(results[0] instanceof Uint8Array && Buffer.from(results[0]).equals(datas[0]));
+    assert.type(results[1], "string");
+    assert.ok(results[2] instanceof Uint8Array && Buffer.from(results[2]).equals(datas[2]));
+    assert.ok((await readFile(store[0].path)).equals(datas[0]));
+    assert.ok((await readFile(store[2].path)).equals(datas[2]));
+    assert.not.ok(existsSync(store[1].path), "a chunk that failed verification is not written");
+    assert.equal((await readdir(dir)).sort(), ["sha256"], "no temp file left");
+  } finally {
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
