@@ -107,6 +107,16 @@ export class ChunkCache {
     this.readHashed = reader;
   }
 
+  /**
+   * Where chunk `digest` goes on disk, for a writer elsewhere (a worker) that writes `tmp` and renames
+   * it to `path` — only with verified bytes; undefined for a memory-only cache.
+   */
+  chunkFile(digest: string): { path: string; tmp: string } | undefined {
+    if (!this.disk) return undefined;
+    const hex = chunkKey(digest);
+    return { path: this.disk.pathOf(hex), tmp: this.disk.tmpPathOf(hex) };
+  }
+
   /** True when chunks are also kept on disk. */
   get persistent(): boolean {
     return this.disk !== undefined;

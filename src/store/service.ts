@@ -60,10 +60,9 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     const t0 = process.hrtime.bigint();
     // Background batches are written to the disk cache by the worker itself (nobody waits for them;
     // the main thread then only finds the files there when it puts the chunks).
-    const store = priority === "low" && disk ? chunks.map((c) => {
-      const hex = Buffer.from(c.digest.buffer, c.digest.byteOffset, 32).toString("hex");
-      return { path: disk.pathOf(hex), tmp: disk.tmpPathOf(hex) };
-    }) : undefined;
+    const store = priority === "low" && cache.persistent
+      ? chunks.map((c) => cache.chunkFile(Buffer.from(c.digest.buffer, c.digest.byteOffset, 32).toString("hex"))!)
+      : undefined;
     return pool.run("verifyChunks", { body, chunks, store }, { priority, transfer: [body.buffer as ArrayBuffer] }).then((results) => {
       for (const r of results) {
         metrics.verifyDone(t0, typeof r !== "string");
