@@ -33,6 +33,8 @@ let ents: usize = 0, entCount: u32 = 0, entCap: u32 = 0;
 let attrs: usize = 0, attrCount: u32 = 0, attrCap: u32 = 0;
 let attrHash: usize = 0, attrMask: u32 = 0;
 let ownerHash: usize = 0, ownerMask: u32 = 0, ownerCount: u32 = 0;
+// uid / gid → the owner name (pool ref) of the last entry that named it, for entries that omit theirs
+let userIds: usize = 0, groupIds: usize = 0;
 let xindex: usize = 0, xindexCount: u32 = 0, xindexCap: u32 = 0;
 let xattrs: usize = 0, xattrCount: u32 = 0, xattrCap: u32 = 0;
 let digests: usize = 0; // 32 bytes per chunk, grown with the chunk table
@@ -183,6 +185,68 @@ function poolString(s: usize, e: usize, esc: bool, limit: usize, at: usize): u32
 /** Drops the most recent pool string if nothing was appended after it. */
 function dropString(ref: u32, len: u32): void {
   if (ref != NONE && poolLen == ref + len) poolLen = ref - 4;
+}
+
+// ---- owner names by id ----------------------------------------------------------------------------
+// Go's writer names an owner only on the first entry with its id (and again when the name changes);
+// Go's reader gives an entry without a name the last one seen for its id, in TOC order. Table:
+// [mask, count, (id, ref) × (mask + 1)], open addressing, ref NONE = empty slot.
+
+@inline function idSlot(t: usize, i: u32): usize {
+  return t + 8 + (<usize>i << 3);
+}
+
+@inline function idHash(id: u32): u32 {
+  const h = id * 0x9e3779b1;
+  return h ^ (h >>> 15);
+}
+
+function idGet(t: usize, id: u32): u32 {
+  if (t == 0) return NONE;
+  const mask = load<u32>(t);
+  let i = idHash(id) & mask;
+  while (true) {
+    const p = idSlot(t, i);
+    const r = load<u32>(p, 4);
+    if (r == NONE || load<u32>(p) == id) return r;
+    i = (i + 1) & mask;
+  }
+}
+
+/** Sets id → ref; returns the table (made or grown when needed). */
+function idSet(t: usize, id: u32, ref: u32): usize {
+  if (t == 0 || (load<u32>(t, 4) + 1) * 2 > load<u32>(t)) {
+    const old = t, oldMask: u32 = old ? load<u32>(old) : 0;
+    const mask: u32 = old ? oldMask * 2 + 1 : 15;
+    t = heap.alloc(8 + ((<usize>mask + 1) << 3));
+    memory.fill(t + 8, 0xff, (<usize>mask + 1) << 3);
+    store<u32>(t, mask);
+    store<u32>(t, 0, 4);
+    if (old) {
+      for (let i: u32 = 0; i <= oldMask; i++) {
+        const r = load<u32>(idSlot(old, i), 4);
+        if (r != NONE) idSet(t, load<u32>(idSlot(old, i)), r);
+      }
+      heap.free(old);
+    }
+  }
+  const mask = load<u32>(t);
+  let i = idHash(id) & mask;
+  while (true) {
+    const p = idSlot(t, i);
+    const r = load<u32>(p, 4);
+    if (r == NONE) {
+      store<u32>(p, id);
+      store<u32>(p, ref, 4);
+      store<u32>(t, load<u32>(t, 4) + 1, 4);
+      return t;
+    }
+    if (load<u32>(p) == id) {
+      store<u32>(p, ref, 4);
+      return t;
+    }
+    i = (i + 1) & mask;
+  }
 }
 
 /** Returns the ref of an earlier equal owner name (dropping the new copy), else interns ref. */
@@ -538,6 +602,11 @@ function commitEntry(): bool {
     dropString(eName, eNameLen);
     return true;
   }
+  // An omitted (or empty) name is the last one given for the id, as Go's reader fills it.
+  if (eUser == NONE) eUser = idGet(userIds, eUid);
+  else userIds = idSet(userIds, eUid, eUser);
+  if (eGroup == NONE) eGroup = idGet(groupIds, eGid);
+  else groupIds = idSet(groupIds, eGid, eGroup);
   const attr = internAttr(eType, eMode, eUid, eGid, eUser, eGroup);
   const mtime = encTime(eMtSec, eMtNsec);
   if (eNameLen == 0) {
@@ -1211,7 +1280,9 @@ function freeTemps(): void {
   if (chunkPos) heap.free(chunkPos);
   if (attrHash) heap.free(attrHash);
   if (ownerHash) heap.free(ownerHash);
-  ntemp = chunkPos = attrHash = ownerHash = 0;
+  if (userIds) heap.free(userIds);
+  if (groupIds) heap.free(groupIds);
+  ntemp = chunkPos = attrHash = ownerHash = userIds = groupIds = 0;
 }
 
 function freeAll(): void {
@@ -1232,6 +1303,7 @@ function freeAll(): void {
 }
 
 function resetBuild(len: usize): void {
+  userIds = groupIds = 0;
   nodes = ntemp = chunks = chunkPos = ents = attrs = attrHash = ownerHash = xindex = xattrs = digests = fileDigests = pool = nums = table = scratch = 0;
   nodeCount = nodeCap = chunkCount = chunkCap = entCount = entCap = attrCount = attrCap = 0;
   attrMask = ownerMask = ownerCount = xindexCount = xindexCap = xattrCount = xattrCap = 0;

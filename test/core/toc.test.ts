@@ -325,6 +325,41 @@ const BAD: Array<[string, string, number, string | number]> = [
   ["offset past the TOC", `{"version":1,"entries":[{"name":"f","type":"reg","size":1,"offset":5000}]}`, TocErrorCode.offset, 24],
 ];
 
+test("owner names: an entry without one gets the last name given for its uid / gid, in TOC order (Go's reader)", () => {
+  const json = JSON.stringify({
+    version: 1,
+    entries: [
+      { name: "a", type: "dir", uid: 1000, gid: 100, userName: "alice", groupName: "staff" },
+      { name: "a/f", type: "reg", uid: 1000, gid: 100 }, // omitted: as named before
+      { name: "a/g", type: "reg", uid: 1000, gid: 100, userName: "", groupName: null }, // empty / null = omitted
+      { name: "a/h", type: "reg", uid: 0, gid: 1000 }, // no name seen for uid 0 or gid 1000 (a uid's name is no group's)
+      { name: "a/i", type: "reg", uid: 1000, gid: 0, userName: "bob", size: 5, offset: 10, chunkSize: 2, chunkDigest: `sha256:${"1".repeat(64)}` },
+      { name: "a/i", type: "chunk", offset: 20, chunkOffset: 2, chunkDigest: `sha256:${"2".repeat(64)}` }, // chunks carry no owner
+      { name: "a/j", type: "reg", uid: 1000, gid: 100 }, // the later name for uid 1000 wins
+      { name: "a/k", type: "reg", uid: 1000, gid: 100, userName: "carol", groupName: "wheel" },
+      { name: "a/f", type: "reg", uid: 1000, gid: 100 }, // a duplicate fills from where it stands in TOC order
+    ],
+  });
+  for (const [label, core] of cores) {
+    const idx = TocIndex.build(core, enc.encode(json), { tocOffset: 100 });
+    try {
+      const owner = (path: string) => { const id = idx.lookup(path); return [idx.userName(id), idx.groupName(id)]; };
+      assert.equal(owner("a"), ["alice", "staff"], label);
+      assert.equal(owner("a/g"), ["alice", "staff"], label);
+      assert.equal(owner("a/h"), ["", ""], label);
+      assert.equal(owner("a/i"), ["bob", ""], label);
+      assert.equal(owner("a/j"), ["bob", "staff"], label);
+      assert.equal(owner("a/k"), ["carol", "wheel"], label);
+      assert.equal(owner("a/f"), ["carol", "wheel"], label);
+      const shadowed = idx.entryNode(1);
+      assert.ok(idx.isShadowed(shadowed), label);
+      assert.equal([idx.userName(shadowed), idx.groupName(shadowed)], ["alice", "staff"], label);
+    } finally {
+      idx.dispose();
+    }
+  }
+});
+
 test("malformed TOCs: each ends in its error code at the right byte, never a trap (release and debug cores)", () => {
   for (const [variant, core] of cores) {
     for (const [what, json, code, where] of BAD) {

@@ -2,6 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { fixtures, fixturesDir } from "../helpers/paths.js";
 import { clean } from "../helpers/esgz-check.js";
@@ -339,6 +340,42 @@ test("a read of adjacent chunks is one source read; only the needed members are 
   assert.is(reads[0][0], r.index.chunkMemberOffset(id, 1));
   assert.ok(reads[0][0] + reads[0][1] <= r.index.chunkCompressedEnd(id, 1), "only that chunk's member");
   r.close();
+});
+
+
+test("owner names: the writer names an owner once per id (as Go's), the reader gives every entry its name back", async () => {
+  const mtime = new Date(Date.UTC(2024, 0, 2));
+  const tarBytes = await packTree([
+    { name: "./d/", type: "directory", mode: 0o755, uid: 1000, gid: 100, uname: "alice", gname: "staff", mtime },
+    { name: "./d/x", type: "file", mode: 0o644, uid: 1000, gid: 100, uname: "alice", gname: "staff", mtime, data: new Uint8Array([1]) },
+    { name: "./d/y", type: "file", mode: 0o644, uid: 0, gid: 0, uname: "root", gname: "root", mtime, data: new Uint8Array([2]) },
+    { name: "./d/z", type: "file", mode: 0o644, uid: 1000, gid: 100, uname: "alice", gname: "staff", mtime, data: new Uint8Array([3]) },
+    { name: "./d/w", type: "file", mode: 0o644, uid: 1000, gid: 100, uname: "bob", gname: "staff", mtime, data: new Uint8Array([4]) },
+    { name: "./d/v", type: "file", mode: 0o644, uid: 1000, gid: 100, uname: "bob", gname: "staff", mtime, data: new Uint8Array([5]) },
+  ]);
+  const { blob, r: w } = await build(tarBytes);
+  const r = await open(new MemorySource(blob), { tocDigest: w.tocDigest });
+  try {
+    const written = JSON.parse(new TextDecoder().decode(r.tocJson)).entries as Array<{ name: string; userName?: string; groupName?: string }>;
+    const named = (n: string) => { const e = written.find((x) => clean(x.name) === n)!; return [e.userName ?? "", e.groupName ?? ""]; };
+    // Go's writer: a name only when it differs from the last one written for that id
+    assert.equal(named("d"), ["alice", "staff"]);
+    assert.equal(named("d/x"), ["", ""]);
+    assert.equal(named("d/y"), ["root", "root"]);
+    assert.equal(named("d/z"), ["", ""]);
+    assert.equal(named("d/w"), ["bob", ""]);
+    assert.equal(named("d/v"), ["", ""]);
+    const idx = r.index as TocIndex;
+    const owner = (p: string) => { const id = idx.lookup(p); return [idx.userName(id), idx.groupName(id)]; };
+    const listed = await listTar(gunzipSync(blob));
+    const inDir = listed.filter((x) => x.name.startsWith("./d/"));
+    assert.is(inDir.length, 6);
+    for (const e of inDir) {
+      assert.equal(owner(e.name), [e.uname, e.gname], `${e.name}: the TOC's owner names are the tar header's`);
+    }
+  } finally {
+    r.close();
+  }
 });
 
 test.run();

@@ -91,13 +91,18 @@ export function model(json: string, tocOffset = -1): Model {
   nodes.set("", node("", { type: "dir", mode: 0o755 }, true, ""));
   const entries: Model["entries"] = [];
   const raw = new Map<ModelNode, Array<{ e: Record<string, any> }>>();
-  for (const e of toc.entries) {
-    const name = cleanName(e.name);
-    entries.push({ type: e.type, name });
-    if (e.type === "chunk") {
-      raw.get(nodes.get(name)!)!.push({ e });
+  // an entry without an owner name gets the last one given for its id, in TOC order (Go's reader)
+  const users = new Map<number, string>(), groups = new Map<number, string>();
+  const owner = (names: Map<number, string>, id: number, given: string | null | undefined) =>
+    given ? (names.set(id, given), given) : names.get(id) ?? "";
+  for (const raw0 of toc.entries) {
+    const name = cleanName(raw0.name);
+    entries.push({ type: raw0.type, name });
+    if (raw0.type === "chunk") {
+      raw.get(nodes.get(name)!)!.push({ e: raw0 });
       continue;
     }
+    const e: Record<string, any> = { ...raw0, userName: owner(users, raw0.uid ?? 0, raw0.userName), groupName: owner(groups, raw0.gid ?? 0, raw0.groupName) };
     if (name === "") {
       const old = nodes.get("")!;
       const n = node("", e, false, "");
