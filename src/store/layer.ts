@@ -37,6 +37,8 @@ export interface FetchSettings {
   noBackgroundFetch: boolean;
   /** Fetched at low priority after the prefetch even with no_background_fetch. */
   prefetchAsyncSize: number;
+  /** Awaited between the prefetch and the background fetch (the store: until FUSE is quiet). */
+  beforeBackground?: () => Promise<void>;
 }
 
 export interface LayerLog {
@@ -48,13 +50,6 @@ const BLOB_WINDOW = 1 << 20;
 /** Out-of-order blob reads kept for the sequential digest check, at most. */
 const BLOB_EARLY_LIMIT = 16 << 20;
 const BACKGROUND_WINDOW = 4 << 20;
-/**
- * A layer is opened by a lookup, and the lookup's process goes on to list it at once (readdir,
- * stat, getxattr of every entry): the background fetch (cache checks of every chunk, range requests,
- * verification round trips) starts this much later so that it does not compete with that listing
- * for the event loop and the CPU.
- */
-const BACKGROUND_START_DELAY_MS = 200;
 /** A read starting this close to where the previous one of the file ended is sequential. */
 const SEQUENTIAL_SLACK = 1 << 20;
 
@@ -118,7 +113,7 @@ export class Layer {
     // The rest of the layer in the background; with no_background_fetch only up to prefetch_async_size.
     const limit = noBackgroundFetch ? Math.min(this.settings.prefetchAsyncSize, this.tocOffset) : this.tocOffset;
     if (limit > end) {
-      void done.then(() => new Promise<void>((resolve) => setTimeout(resolve, BACKGROUND_START_DELAY_MS).unref()))
+      void done.then(() => this.settings.beforeBackground?.())
         .then(() => { if (!this.stopped) return this.background(end, limit); });
     }
     return this.prefetched;

@@ -19,6 +19,11 @@ import type { OpsRuntime } from "./ops.js";
 import { LayerStore, type ImageLayer } from "./store.js";
 import type { Priority, RangeSource, VerifyBatch } from "./fetcher.js";
 
+/** The background fetch of a newly opened layer starts after this long without a FUSE request… */
+const BACKGROUND_QUIET_MS = 20;
+/** …or this long after the open, whichever comes first. */
+const BACKGROUND_MAX_WAIT_MS = 250;
+
 export interface RunningStore {
   store: LayerStore;
   mount: MountedFs;
@@ -84,6 +89,10 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     },
   };
 
+  // A lookup that opens a layer is followed at once by its listing (readdir, stat and getxattr of
+  // every entry): the layer's background fetch (cache checks of every chunk, range requests,
+  // verification round trips) waits until FUSE has been quiet for a moment, so they do not compete.
+  const activity = new FuseActivity();
   const store = new LayerStore({
     async resolve(ref: string): Promise<ImageLayer[]> {
       const img = await registry.resolveImage(ref).finally(releaseTierUp);
@@ -129,6 +138,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     allowNoVerification: cfg.allowNoVerification,
     resolveTtlMs: cfg.resolveResultEntryTtlSec * 1000,
     idleDropMs: Number(process.env.ESGZ_IDLE_DROP_MS ?? 5 * 60_000),
+    beforeBackground: () => activity.quiet(BACKGROUND_QUIET_MS, BACKGROUND_MAX_WAIT_MS),
   });
 
   const fs = new AlsFs(store, {
@@ -137,7 +147,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // A lookup may resolve an image and open a layer (several registry round trips, retries included):
   // FUSE must not give up before the registry client does.
   const opTimeoutMs = Math.max(cfg.blob.fetchingTimeoutSec, cfg.resolver.request_timeout_sec ?? 30) * 1000 + 30_000;
-  const mount = await mountFs(cfg.mountpoint, metrics ? instrument(fs, metrics) : fs, {
+  const mount = await mountFs(cfg.mountpoint, instrument(fs, metrics, activity), {
     entryTimeout: cfg.fuse.entryTimeout,
     attrTimeout: cfg.fuse.attrTimeout,
     negativeTimeout: cfg.fuse.entryTimeout,
@@ -156,8 +166,29 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   };
 }
 
-// Wraps every handler to record its latency and errno in the metrics.
-function instrument(fs: AlsFs, metrics: StoreMetrics): AlsFs {
+/** FUSE requests in flight and when the last one ended. */
+class FuseActivity {
+  private inFlight = 0;
+  private lastEnd = 0;
+  begin(): void { this.inFlight++; }
+  end(): void { this.inFlight--; this.lastEnd = performance.now(); }
+  /** Resolves once no request has been in flight for `quietMs` (at least `quietMs` from now), or after `maxMs`. */
+  async quiet(quietMs: number, maxMs: number): Promise<void> {
+    const deadline = performance.now() + maxMs;
+    let wait = quietMs;
+    for (;;) {
+      await new Promise<void>((r) => setTimeout(r, Math.max(1, Math.min(wait, deadline - performance.now()))).unref());
+      const now = performance.now();
+      if (now >= deadline) return;
+      const idle = this.inFlight === 0 ? now - this.lastEnd : 0;
+      if (idle >= quietMs) return;
+      wait = quietMs - idle;
+    }
+  }
+}
+
+// Wraps every handler to record its latency and errno in the metrics, and the activity.
+function instrument(fs: AlsFs, metrics: StoreMetrics, activity: FuseActivity): AlsFs {
   return new Proxy(fs, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
@@ -165,10 +196,12 @@ function instrument(fs: AlsFs, metrics: StoreMetrics): AlsFs {
       const op = String(prop);
       return (...args: unknown[]) => {
         const t0 = process.hrtime.bigint();
-        const fail = (e: unknown) => { metrics.fuseDone(op, t0, e instanceof FsError ? e.code : "EIO"); throw e; };
+        activity.begin();
+        const fail = (e: unknown) => { activity.end(); metrics.fuseDone(op, t0, e instanceof FsError ? e.code : "EIO"); throw e; };
         try {
           const r = (v as (...a: unknown[]) => unknown).apply(target, args);
-          if (r instanceof Promise) return r.then((x) => { metrics.fuseDone(op, t0); return x; }, fail);
+          if (r instanceof Promise) return r.then((x) => { activity.end(); metrics.fuseDone(op, t0); return x; }, fail);
+          activity.end();
           metrics.fuseDone(op, t0);
           return r;
         } catch (e) {
