@@ -26,6 +26,9 @@ export type HashHex = (data: Uint8Array, priority: Priority) => Promise<string>;
  */
 export type ReadHashed = (path: string, priority: Priority) => Promise<{ data?: Uint8Array; sha256?: string }>;
 
+/** Whether each file exists, in one step off the main thread (the store's worker pool). */
+export type FilesExist = (paths: string[]) => Promise<boolean[]>;
+
 /** What the cache reports, for metrics. */
 export interface CacheEvents {
   hit(where: "memory" | "disk"): void;
@@ -85,6 +88,9 @@ export class ChunkCache {
   private pendingBytes = 0;
   private readonly hash: HashHex;
   private readHashed: ReadHashed | undefined;
+  private filesExist: FilesExist | undefined;
+  /** Chunks a worker has just written to disk (`chunkFile`); their `put` skips the disk. */
+  private readonly writtenElsewhere = new Set<string>();
   private readonly log: CacheLog;
   private readonly events?: CacheEvents;
 
@@ -107,6 +113,11 @@ export class ChunkCache {
     this.readHashed = reader;
   }
 
+  /** Sets the batch existence check `hasMany` uses (default: one stat per chunk here). */
+  useFilesExist(check: FilesExist): void {
+    this.filesExist = check;
+  }
+
   /**
    * Where chunk `digest` goes on disk, for a writer elsewhere (a worker) that writes `tmp` and renames
    * it to `path` — only with verified bytes; undefined for a memory-only cache.
@@ -115,6 +126,14 @@ export class ChunkCache {
     if (!this.disk) return undefined;
     const hex = chunkKey(digest);
     return { path: this.disk.pathOf(hex), tmp: this.disk.tmpPathOf(hex) };
+  }
+
+  /**
+   * Chunk `digest` was written to `chunkFile(digest).path` by someone else (a worker, with verified
+   * bytes): the `put` that follows keeps it in memory only.
+   */
+  noteWritten(digest: string): void {
+    if (this.disk) this.writtenElsewhere.add(chunkKey(digest));
   }
 
   /** True when chunks are also kept on disk. */
@@ -203,6 +222,21 @@ export class ChunkCache {
     return this.disk ? this.disk.exists(hex) : false;
   }
 
+  /** `has` for many chunks at once (one worker round trip for the files when `useFilesExist` was set). */
+  async hasMany(digests: string[]): Promise<boolean[]> {
+    const hexes = digests.map(chunkKey);
+    const out = hexes.map((hex) => this.memory.has(hex) || this.writes.has(hex));
+    const disk = this.disk;
+    if (!disk) return out;
+    const ask = hexes.map((_, i) => i).filter((i) => !out[i]);
+    if (ask.length === 0) return out;
+    const found = this.filesExist
+      ? await this.filesExist(ask.map((i) => disk.pathOf(hexes[i])))
+      : await Promise.all(ask.map((i) => disk.exists(hexes[i])));
+    ask.forEach((i, k) => { out[i] = found[k]; });
+    return out;
+  }
+
   /** Keeps verified bytes in memory only, as regular entries (a reader took them from a low-priority fetch). */
   remember(digest: string, data: Uint8Array): void {
     const hex = chunkKey(digest);
@@ -219,7 +253,7 @@ export class ChunkCache {
     // A view into a larger buffer would keep the whole buffer alive and defeat the memory bound.
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
     this.memory.set(hex, owned, priority === "low");
-    if (!this.disk) return Promise.resolve();
+    if (!this.disk || this.writtenElsewhere.delete(hex)) return Promise.resolve();
     const pending = this.writes.get(hex);
     if (pending) return pending.done;
     if (this.pendingBytes + owned.byteLength > MAX_PENDING_WRITE_BYTES) {

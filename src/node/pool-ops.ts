@@ -1,7 +1,7 @@
 // The operations a CorePool worker runs. Each takes the worker's core and plain, structured-clonable
 // arguments, and returns its result plus the buffers to transfer back (never copy back).
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Transferable } from "node:worker_threads";
 import type { Core } from "../core/wasm.js";
@@ -30,15 +30,17 @@ export interface ChunkFile {
 // Shard directories this worker has made (or found) already.
 const madeDirs = new Set<string>();
 
-function storeChunk(file: ChunkFile, data: Uint8Array): void {
+function storeChunk(file: ChunkFile, data: Uint8Array): boolean {
   try {
     const dir = dirname(file.path);
     if (!madeDirs.has(dir)) { mkdirSync(dir, { recursive: true, mode: 0o700 }); madeDirs.add(dir); }
     writeFileSync(file.tmp, data, { mode: 0o600, flag: "wx" });
     renameSync(file.tmp, file.path);
+    return true;
   } catch {
-    // Not stored: the store's cache writes the chunk itself (it finds no file).
+    // Not stored: the store's cache writes the chunk itself (and logs if that fails too).
     try { unlinkSync(file.tmp); } catch { /* never created */ }
+    return false;
   }
 }
 
@@ -79,28 +81,27 @@ export const ops = {
   /**
    * Verifies every chunk of a fetched blob range in one round trip (the store's small files come
    * by the hundred): each result is the verified bytes (a fresh buffer, transferred back) or the
-   * error message for that chunk. With `store` (one file per chunk), each verified chunk is also
-   * written to the disk cache here, before its bytes go back: background fetches of small-file
-   * layers then cost the main thread no file operations. Only verified bytes are written.
+   * error message for that chunk.
    */
-  verifyChunks(core: Core, args: { body: Uint8Array; chunks: BatchChunk[]; store?: ChunkFile[] }): Out<Array<Uint8Array | string>> {
-    let v = verifiers.get(core);
-    if (!v) verifiers.set(core, (v = createNodeChunkVerifier(core)));
-    const out: Array<Uint8Array | string> = [];
-    const transfer: Transferable[] = [];
-    for (const c of args.chunks) {
-      try {
-        const view = v.verify(args.body.subarray(c.start, c.end), c.innerOffset, c.size, c.digest);
-        const copy = view.slice();
-        const file = args.store?.[out.length];
-        if (file) storeChunk(file, copy);
-        out.push(copy);
-        transfer.push(copy.buffer);
-      } catch (e) {
-        out.push((e as Error).message);
-      }
-    }
-    return { result: out, transfer };
+  verifyChunks(core: Core, args: { body: Uint8Array; chunks: BatchChunk[] }): Out<Array<Uint8Array | string>> {
+    const { results, transfer } = verifyBatch(core, args.body, args.chunks);
+    return { result: results, transfer };
+  },
+
+  /**
+   * `verifyChunks`, and each verified chunk also written to the disk cache (`store`: one file per
+   * chunk) before its bytes go back; `stored[i]` says whether chunk i was written. Background fetches
+   * of small-file layers then cost the main thread no file operations. Only verified bytes are written.
+   */
+  verifyAndStoreChunks(core: Core, args: { body: Uint8Array; chunks: BatchChunk[]; store: ChunkFile[] }): Out<{ results: Array<Uint8Array | string>; stored: boolean[] }> {
+    const { results, transfer } = verifyBatch(core, args.body, args.chunks);
+    const stored = results.map((r, i) => r instanceof Uint8Array && storeChunk(args.store[i], r));
+    return { result: { results, stored }, transfer };
+  },
+
+  /** Whether each path exists (the cache's "already on disk?" for a whole fetch window at once). */
+  filesExist(_core: Core, args: { paths: string[] }): Out<boolean[]> {
+    return { result: args.paths.map((p) => existsSync(p)) };
   },
 
   /**
@@ -119,6 +120,23 @@ export const ops = {
     return { result: toc, transfer: [toc.json.buffer as ArrayBuffer] };
   },
 } satisfies Record<string, (core: Core, args: never) => Out<unknown>>;
+
+function verifyBatch(core: Core, body: Uint8Array, chunks: BatchChunk[]): { results: Array<Uint8Array | string>; transfer: Transferable[] } {
+  let v = verifiers.get(core);
+  if (!v) verifiers.set(core, (v = createNodeChunkVerifier(core)));
+  const results: Array<Uint8Array | string> = [];
+  const transfer: Transferable[] = [];
+  for (const c of chunks) {
+    try {
+      const copy = v.verify(body.subarray(c.start, c.end), c.innerOffset, c.size, c.digest).slice();
+      results.push(copy);
+      transfer.push(copy.buffer);
+    } catch (e) {
+      results.push((e as Error).message);
+    }
+  }
+  return { results, transfer };
+}
 
 export type OpName = keyof typeof ops;
 export type OpArgs<K extends OpName> = Parameters<(typeof ops)[K]>[1];

@@ -51,6 +51,8 @@ export interface ChunkStore {
   remember?(digestHex: string, data: Uint8Array): void;
   /** Whether the disk part holds the chunk (without reading it): background work skips those. */
   has?(digestHex: string): Promise<boolean>;
+  /** `has` for a whole window of chunks at once (preferred over `has` when present). */
+  hasMany?(digestHexes: string[]): Promise<boolean[]>;
 }
 
 export interface FetcherOptions {
@@ -156,8 +158,11 @@ export class ChunkFetcher {
     }
     // Chunks already on disk (a restarted store) are not fetched again.
     const has = this.cache.has;
-    if (has && cids.length) {
-      const onDisk = await Promise.all(cids.map((c) => has.call(this.cache, this.map.digestHex(c)).catch(() => false)));
+    if ((this.cache.hasMany || has) && cids.length) {
+      const hexes = cids.map((c) => this.map.digestHex(c));
+      const onDisk = this.cache.hasMany
+        ? await this.cache.hasMany(hexes).catch(() => hexes.map(() => false))
+        : await Promise.all(hexes.map((hex) => has!.call(this.cache, hex).catch(() => false)));
       cids = cids.filter((c, i) => !onDisk[i] && !this.inflight.has(c));
       if (cids.length === 0) return;
       start = this.map.memberStart[cids[0]];

@@ -57,18 +57,22 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // Inflate + hash run in worker threads, each with its own Wasm core, a batch of chunks per round
   // trip; reads a process waits on go first, background work never takes the last worker.
   const pool = new CorePool({ size: Number(process.env.ESGZ_WORKERS ?? Math.max(2, Math.min(4, availableParallelism()))) });
-  // Disk cache reads: file read and re-hash in one worker round trip, bytes transferred back.
+  // Disk cache reads: file read and re-hash in one worker round trip, bytes transferred back; the
+  // background fetch's "already on disk?" for a window of chunks: one round trip too.
   cache.useReadHashed((path, priority) => pool.run("readHashed", { path }, { priority }));
+  cache.useFilesExist((paths) => pool.run("filesExist", { paths }, { priority: "low" }));
   // One worker boots while the file system mounts: the first lookup's TOC goes to it.
   pool.warm(1);
   const verify: VerifyBatch = (body, chunks, priority) => {
     const t0 = process.hrtime.bigint();
     // Background batches are written to the disk cache by the worker itself (nobody waits for them;
     // the main thread then only finds the files there when it puts the chunks).
-    const store = priority === "low" && cache.persistent
-      ? chunks.map((c) => cache.chunkFile(Buffer.from(c.digest.buffer, c.digest.byteOffset, 32).toString("hex"))!)
-      : undefined;
-    return pool.run("verifyChunks", { body, chunks, store }, { priority, transfer: [body.buffer as ArrayBuffer] }).then((results) => {
+    const hexes = priority === "low" && cache.persistent ? chunks.map((c) => Buffer.from(c.digest.buffer, c.digest.byteOffset, 32).toString("hex")) : undefined;
+    const done = hexes
+      ? pool.run("verifyAndStoreChunks", { body, chunks, store: hexes.map((h) => cache.chunkFile(h)!) }, { priority, transfer: [body.buffer as ArrayBuffer] })
+        .then(({ results, stored }) => { stored.forEach((ok, i) => { if (ok) cache.noteWritten(hexes[i]); }); return results; })
+      : pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer] });
+    return done.then((results) => {
       for (const r of results) {
         metrics.verifyDone(t0, typeof r !== "string");
       }

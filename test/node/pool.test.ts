@@ -51,7 +51,7 @@ test("an unknown operation fails its task and the pool keeps working", async () 
   }
 });
 
-test("verifyChunks with files: verified chunks are written (temp + rename), failed ones are not", async () => {
+test("verifyAndStoreChunks: verified chunks are written (temp + rename), failed ones are not; filesExist", async () => {
   const dir = await mkdtemp(join(tmpdir(), "esgz-pool-"));
   const pool = new CorePool({ size: 1 });
   try {
@@ -67,7 +67,8 @@ test("verifyChunks with files: verified chunks are written (temp + rename), fail
     chunks[1].digest[0] ^= 1; // chunk 1 does not hash to its digest
     const hex = (i: number) => Buffer.from(chunks[i].digest).toString("hex");
     const store = chunks.map((_, i) => ({ path: join(dir, "sha256", hex(i).slice(0, 2), hex(i)), tmp: join(dir, `tmp-${i}`) }));
-    const results = await pool.run("verifyChunks", { body, chunks, store }, { transfer: [body.buffer] });
+    const { results, stored } = await pool.run("verifyAndStoreChunks", { body, chunks, store }, { transfer: [body.buffer] });
+    assert.equal(stored, [true, false, true]);
     assert.ok(results[0] instanceof Uint8Array && Buffer.from(results[0]).equals(datas[0]));
     assert.type(results[1], "string");
     assert.ok(results[2] instanceof Uint8Array && Buffer.from(results[2]).equals(datas[2]));
@@ -75,6 +76,7 @@ test("verifyChunks with files: verified chunks are written (temp + rename), fail
     assert.ok((await readFile(store[2].path)).equals(datas[2]));
     assert.not.ok(existsSync(store[1].path), "a chunk that failed verification is not written");
     assert.equal((await readdir(dir)).sort(), ["sha256"], "no temp file left");
+    assert.equal(await pool.run("filesExist", { paths: store.map((f) => f.path) }), [true, false, true]);
   } finally {
     await pool.close();
     await rm(dir, { recursive: true, force: true });

@@ -147,6 +147,41 @@ test("disk reads through the worker pool (read + hash in one round trip): verifi
   }
 });
 
+test("hasMany answers from memory, pending writes and disk (through the worker pool); a chunk noted as written elsewhere is not written again", async () => {
+  const dir = freshDir();
+  const onDisk = chunk(1000), inMemory = chunk(1000), nowhere = chunk(1000), byWorker = chunk(2000);
+  const a = await ChunkCache.open({ dir });
+  await a.put(onDisk.hex, onDisk.data);
+  const pool = new CorePool({ size: 1 });
+  try {
+    const b = await ChunkCache.open({ dir });
+    let asked: string[] = [];
+    b.useFilesExist((paths) => { asked = paths; return pool.run("filesExist", { paths }, { priority: "low" }); });
+    await b.put(inMemory.hex, inMemory.data);
+    assert.equal(await b.hasMany([onDisk.hex, inMemory.hex, nowhere.hex]), [true, true, false]);
+    assert.is(asked.length, 2, "memory answered without a file check");
+    // A worker wrote byWorker's file: the put that follows keeps it in memory and does not write it.
+    const file = b.chunkFile(byWorker.hex)!;
+    await mkdir(join(file.path, ".."), { recursive: true });
+    await writeFile(file.path, byWorker.data);
+    b.noteWritten(byWorker.hex);
+    // Spy on the disk part: neither the "is it there" check nor a write may happen for it.
+    const disk = (b as unknown as { disk: { exists(h: string): Promise<boolean>; write(h: string, d: Uint8Array): Promise<void> } }).disk;
+    const touched: string[] = [];
+    const { exists, write } = disk;
+    disk.exists = (h) => { touched.push(`exists ${h}`); return exists.call(disk, h); };
+    disk.write = (h, d) => { touched.push(`write ${h}`); return write.call(disk, h, d); };
+    await b.put(byWorker.hex, byWorker.data, "low");
+    await b.put(nowhere.hex, nowhere.data, "low");
+    assert.equal(touched, [`exists ${nowhere.hex}`, `write ${nowhere.hex}`], "the noted chunk cost no disk operation");
+    assert.equal(b.getMemory(byWorker.hex), byWorker.data);
+    const c = await ChunkCache.open({ dir });
+    assert.equal(await c.get(byWorker.hex, byWorker.data.length), byWorker.data, "and it is served (verified) from disk");
+  } finally {
+    await pool.close();
+  }
+});
+
 test("concurrent puts of one digest write one file; a get during a put is answered; concurrent gets share one read", async () => {
   const dir = freshDir();
   const { hex, data } = chunk(2 << 20);
