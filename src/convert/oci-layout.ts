@@ -6,10 +6,10 @@
 // media types, annotations) is carried over unchanged. The output is built in a temporary directory
 // beside the target and renamed into place at the end.
 import { createHash } from "node:crypto";
-import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileSink, writeEStargz, type WriteResult, type WriterOptions } from "../estargz/writer.js";
-import { tempBeside } from "./layer.js";
+import type { WriteResult, WriterOptions } from "../estargz/writer.js";
+import { tempBeside, writeEStargzFile } from "./layer.js";
 
 export const TOC_DIGEST_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest";
 export const UNCOMPRESSED_SIZE_ANNOTATION = "io.containers.estargz.uncompressed-size";
@@ -177,27 +177,25 @@ class LayoutConverter {
     if (st.size !== l.size) throw new Error(`layer ${l.digest}: blob is ${st.size} bytes, descriptor says ${l.size}`);
     const tmp = join(this.outDir, "blobs", `.layer-${this.layerIndex}.tmp`);
     await mkdir(join(this.outDir, "blobs"), { recursive: true });
-    // the input layer's own digest is checked while it is read
-    const h = createHash("sha256");
+    // the input layer's own digest is checked while it is read (on each read: a second one for a
+    // tar with duplicate names, see writeEStargzFile)
     const { createReadStream } = await import("node:fs");
-    const stream = createReadStream(input, { highWaterMark: 1 << 20 });
     async function* checked(): AsyncGenerator<Uint8Array> {
-      for await (const c of stream) {
+      const h = createHash("sha256");
+      for await (const c of createReadStream(input, { highWaterMark: 1 << 20 })) {
         h.update(c as Buffer);
         yield c as Buffer;
       }
       if (`sha256:${h.digest("hex")}` !== l.digest) throw new Error(`layer ${l.digest}: content does not match its digest`);
     }
-    const fh = await open(tmp, "wx");
     let result: WriteResult;
     try {
-      result = await writeEStargz(checked(), fileSink(fh), this.opts);
+      result = await writeEStargzFile(checked, tmp, this.opts);
     } catch (err) {
+      await rm(tmp, { force: true });
       const e = err as Error;
       if (!e.message.includes(l.digest)) e.message = `layer ${l.digest}: ${e.message}`;
       throw e;
-    } finally {
-      await fh.close();
     }
     const dest = blobPath(this.outDir, result.digest);
     await mkdir(join(dest, ".."), { recursive: true });

@@ -3,11 +3,12 @@
 // uploaded; config diff_ids, manifests and indexes are rewritten and pushed (children by digest,
 // the top one under the target's tag). Other blobs are mounted or copied, other manifests copied.
 import { createReadStream } from "node:fs";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseReference, type Reference, type RegistryClient } from "../registry/index.js";
-import { fileSink, writeEStargz, type WriteResult } from "../estargz/writer.js";
+import type { WriteResult } from "../estargz/writer.js";
+import { writeEStargzFile } from "./layer.js";
 import {
   LAYER_OUT, MT, TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION,
   type ConvertedLayer, type Descriptor, type LayoutOptions, type LayoutResult,
@@ -49,16 +50,14 @@ class RegistryConverter {
     this.opts.onLayer?.(this.layerIndex++, 0, l.digest);
     const reader = await this.client.openBlob(this.src, l.digest, l.size);
     const file = join(this.tmp, `layer-${this.layerIndex}.tar.gz`);
-    const fh = await open(file, "wx");
     let r: WriteResult;
     try {
-      r = await writeEStargz(reader.stream(), fileSink(fh), this.opts);
+      r = await writeEStargzFile(() => reader.stream(), file, this.opts);
     } catch (err) {
+      await rm(file, { force: true });
       const e = err as Error;
       if (!e.message.includes(l.digest)) e.message = `layer ${l.digest}: ${e.message}`;
       throw e;
-    } finally {
-      await fh.close();
     }
     await this.client.uploadBlob(this.dst, createReadStream(file, { highWaterMark: 1 << 20 }), { digest: r.digest });
     await rm(file, { force: true });

@@ -49,6 +49,13 @@ export interface WriterOptions {
   allowMissingPrioritized?: boolean;
   /** gzip members in flight at once (default: the number of CPUs + 2, so the thread pool stays fed). */
   concurrency?: number;
+  /**
+   * Read the input through an index (a stream or a gzip is spooled to a temporary plain tar first),
+   * as with prioritized files: later entries of a name replace earlier ones, as tar extraction (and
+   * the reference writer) does. Without it the input is read once as a stream, and a tar with two
+   * entries of one name is refused with a DuplicateNameError: the TOC may list each name once.
+   */
+  indexed?: boolean;
   /** Where to spool the input when prioritized files need random access (default os.tmpdir()). */
   tempDir?: string;
   /** Called as input is consumed: bytes of (uncompressed) tar read so far. */
@@ -278,6 +285,17 @@ class Builder {
   }
 }
 
+/**
+ * A streamed tar with two entries of one name. The TOC must list a name once (Go's reader would mix
+ * the two files' chunks; our verify fails it) and the first entry's bytes are already written:
+ * convert again with `indexed: true`.
+ */
+export class DuplicateNameError extends EStargzError {
+  constructor(readonly entryName: string) {
+    super("tar", `the tar has two entries named ${JSON.stringify(entryName)}; converting it needs the indexed mode (later entries replace earlier ones)`);
+  }
+}
+
 /** Input names the writer drops: an existing TOC and landmarks (it writes its own). */
 function reserved(name: string): boolean {
   const c = cleanEntryName(name);
@@ -356,15 +374,21 @@ export async function writeEStargz(input: TarInput, sink: Sink, opts: WriterOpti
   let missing: string[] = [];
   try {
     const { gzip, stream } = await peekGzip(input);
-    if (prioritized.length === 0) {
+    if (prioritized.length === 0 && !opts.indexed) {
       const sin = new StreamInput(plainStream(gzip, stream));
       try {
         const tr = new TarReader(progressInput(sin, opts.onProgress));
         await b.landmark(NO_PREFETCH_LANDMARK);
         const payload = { read: (n: number) => tr.readPayload(n) };
+        const seen = new Set<string>();
         for (let e = await tr.next(); e; e = await tr.next()) {
           for (const g of tr.pendingGlobal.splice(0)) out.append(g);
           if (reserved(e.name)) continue;
+          const key = cleanEntryName(e.name);
+          if (key !== "") { // the root's attributes may be given twice: the index keeps the last
+            if (seen.has(key)) throw new DuplicateNameError(key);
+            seen.add(key);
+          }
           await b.entry(e, payload);
         }
       } finally {
@@ -388,7 +412,7 @@ export async function writeEStargz(input: TarInput, sink: Sink, opts: WriterOpti
   }
 }
 
-/** Prioritized mode: index a plain tar file, reorder as the reference does, write from positions. */
+/** Prioritized (or indexed) mode: index a plain tar file, reorder as the reference does, write from positions. */
 async function writeReordered(
   input: TarInput, gzip: boolean, stream: AsyncIterable<Uint8Array>, b: Builder, prioritized: string[], opts: WriterOptions,
 ): Promise<string[]> {
@@ -443,6 +467,8 @@ async function writeReordered(
         missing.push(p);
       }
     }
+    // indexed only to drop replaced entries: laid out as the stream mode does, landmark first
+    if (prioritized.length === 0) await b.landmark(NO_PREFETCH_LANDMARK);
     for (const g of globals) b.out.append(g);
     const data = new FileInput(fh);
     const payload = { read: async (n: number) => (await data.read(n)) };
@@ -451,7 +477,7 @@ async function writeReordered(
       await b.entry(e, payload);
     };
     for (const e of sorted) await emit(e);
-    await b.landmark(PREFETCH_LANDMARK);
+    if (prioritized.length > 0) await b.landmark(PREFETCH_LANDMARK);
     for (const e of order) if (!moved.has(e)) await emit(e);
     return missing;
   } finally {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { fixturesDir, repoRoot } from "../helpers/paths.js";
 import { checkBlob } from "../helpers/esgz-check.js";
-import { packTree, randomTree } from "../helpers/tartree.js";
+import { listTar, packTree, randomTree } from "../helpers/tartree.js";
 import { LayoutWriter, readBlob, readJson, sha } from "../helpers/oci.js";
 
 const cli = join(repoRoot, "dist", "src", "cli", "main.js");
@@ -47,6 +47,36 @@ test("convert LAYER with --prioritized-files and a gzip input", () => {
   assert.is(r.status, 0, r.stderr);
   const names = checkBlob(readFileSync(out)).toc.entries.map((e) => e.name);
   assert.equal(names.slice(0, 6), ["./", "./etc/", "./etc/config", "./bin/", "./bin/tool", ".prefetch.landmark"]);
+});
+
+test("convert LAYER: a tar with two entries of one name lists it once, the last one's, as tar extraction; verify passes", async () => {
+  const mtime = new Date(Date.UTC(2024, 1, 3));
+  const second = Buffer.from("second, longer");
+  const tarBytes = await packTree([
+    { name: "./a/", type: "directory", mode: 0o755, uid: 0, gid: 0, mtime },
+    { name: "./a/f", type: "file", mode: 0o644, uid: 0, gid: 0, mtime, data: Buffer.from("first") },
+    { name: "./b", type: "file", mode: 0o644, uid: 0, gid: 0, mtime, data: Buffer.from("b") },
+    { name: "./a/f", type: "file", mode: 0o600, uid: 0, gid: 0, mtime, data: second },
+    { name: "./a/", type: "directory", mode: 0o700, uid: 0, gid: 0, mtime },
+  ]);
+  const gz = join(dir, "dup.tar.gz"); // gzip: the second, indexed read spools it to a plain tar
+  writeFileSync(gz, gzipSync(tarBytes));
+  const out = join(dir, "out.tar.gz");
+  const r = run("convert", gz, out, "--json");
+  assert.is(r.status, 0, r.stderr);
+  const blob = readFileSync(out);
+  const checked = checkBlob(blob);
+  const names = checked.toc.entries.filter((e) => e.type !== "chunk").map((e) => e.name);
+  assert.equal(names, [".no.prefetch.landmark", "./b", "./a/f", "./a/"], "each name once, where its last entry stood");
+  const f = checked.toc.entries.find((e) => e.name === "./a/f")!;
+  assert.equal([f.size, f.mode, f.digest], [second.length, 0o600, sha(second)]);
+  assert.is(checked.toc.entries.find((e) => e.name === "./a/")!.mode, 0o700);
+  const inTar = (await listTar(gunzipSync(blob))).filter((e) => e.name.startsWith("./"));
+  assert.equal(inTar.map((e) => [e.name, e.sha256]), [["./b", sha(Buffer.from("b")).slice(7)], ["./a/f", sha(second).slice(7)], ["./a/", sha(new Uint8Array(0)).slice(7)]]);
+  const summary = JSON.parse(r.stdout);
+  const v = run("verify", out, "--digest", summary.digest, "--toc-digest", summary.tocDigest, "--diff-id", summary.diffId, "--uncompressed-size", String(summary.uncompressedSize), "--json");
+  assert.is(v.status, 0, v.stdout + v.stderr);
+  assert.equal(readdirSync(dir).sort(), ["dup.tar.gz", "out.tar.gz"], "no temporary files left");
 });
 
 test("failures: non-zero exit, one-line reason, no output and no temporary files", () => {

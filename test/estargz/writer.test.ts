@@ -9,7 +9,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { fixtures, fixturesDir } from "../helpers/paths.js";
 import { checkBlob, clean, type TocEntry } from "../helpers/esgz-check.js";
 import { listTar, packTree, randomTree } from "../helpers/tartree.js";
-import { writeEStargz, type WriterOptions, type WriteResult } from "../../src/estargz/writer.js";
+import { DuplicateNameError, writeEStargz, type WriterOptions, type WriteResult } from "../../src/estargz/writer.js";
 import { tocJson, type TocEntryJson } from "../../src/estargz/toc-json.js";
 import { EStargzError } from "../../src/estargz/errors.js";
 
@@ -272,6 +272,38 @@ test("a failing conversion of a file releases it (no file descriptor left open)"
     assert.ok(fds() <= before, `open fds went from ${before} to ${fds()}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+
+test("two entries of one name: the stream mode refuses them (DuplicateNameError), the indexed mode keeps the last, as tar", async () => {
+  const mtime = new Date(Date.UTC(2024, 1, 3));
+  const base = { uid: 0, gid: 0, mtime };
+  const last = Buffer.from("second, longer");
+  const tarBytes = await packTree([
+    { ...base, name: "./", type: "directory", mode: 0o755 },
+    { ...base, name: "./f", type: "file", mode: 0o644, data: Buffer.from("first") },
+    { ...base, name: "./", type: "directory", mode: 0o750 }, // the root twice is no duplicate name
+    { ...base, name: "./g", type: "file", mode: 0o644, data: Buffer.from("g") },
+    { ...base, name: "f", type: "file", mode: 0o600, data: last }, // same name once cleaned
+  ]);
+  try {
+    await build(tarBytes);
+    assert.unreachable("the stream mode must refuse a second entry of one name");
+  } catch (err) {
+    assert.instance(err, DuplicateNameError);
+    assert.is((err as DuplicateNameError).code, "tar");
+    assert.is((err as DuplicateNameError).entryName, "f");
+  }
+  for (const input of [tarBytes, gzipSync(tarBytes)]) {
+    const { blob } = await build(input, { indexed: true, chunkSize: 4 });
+    const checked = checkBlob(blob);
+    const names = checked.toc.entries.filter((e) => e.type !== "chunk").map((e) => e.name);
+    assert.equal(names, [".no.prefetch.landmark", "./", "./g", "f"], "each name once, where its last entry stood");
+    const f = checked.toc.entries.find((e) => e.name === "f")!;
+    assert.equal([f.size, f.mode, f.digest], [last.length, 0o600, sha(last)]);
+    const listed = (await listTar(gunzipSync(blob))).filter((e) => e.name !== ".no.prefetch.landmark" && e.name !== "stargz.index.json");
+    assert.equal(listed.map((e) => [e.name, e.mode]), [["./", 0o750], ["./g", 0o644], ["f", 0o600]]);
   }
 });
 

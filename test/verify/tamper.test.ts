@@ -10,6 +10,8 @@ import { gzipSync } from "node:zlib";
 import { footer, rebuild, sha256, splitMembers, tocMemberData, tocOfMember, type Member } from "../helpers/esgz-tamper.js";
 import { fixtures } from "../helpers/paths.js";
 import { runCli } from "../helpers/run-cli.js";
+import { packTree } from "../helpers/tartree.js";
+import { writeEStargz } from "../../src/estargz/writer.js";
 import { assertChecks, factFlags, verifyJson } from "./util.js";
 
 const c64k = fixtures().find((f) => f.blob === "estargz-c64k.tar.gz")!;
@@ -128,6 +130,19 @@ test("a TOC with a duplicate name: toc fails naming it", async () => {
   assert.is(res.code, 1);
   assert.is(out.layers[0].checks.toc.status, "fail");
   assert.match(out.layers[0].checks.toc.detail!, 'duplicate name "etc"');
+});
+
+test("a directory entry after its children (the reference writer moves a replaced entry to the end) is no duplicate", async () => {
+  const parts: Uint8Array[] = [];
+  const mtime = new Date(Date.UTC(2024, 0, 1));
+  const tarBytes = await packTree([
+    { name: "./d/f", type: "file", mode: 0o644, uid: 0, gid: 0, mtime, data: Buffer.from("f") },
+    { name: "./d/", type: "directory", mode: 0o700, uid: 0, gid: 0, mtime },
+  ]);
+  const w = await writeEStargz((async function* () { yield tarBytes; })(), (b) => { parts.push(Buffer.from(b)); });
+  const { res, out } = await verifyJson([await save(Buffer.concat(parts)), "--toc-digest", w.tocDigest, "--digest", w.digest, "--diff-id", w.diffId, "--uncompressed-size", String(w.uncompressedSize)]);
+  assert.is(res.code, 0, JSON.stringify(out.layers[0].checks.toc));
+  assertChecks(out.layers[0], []);
 });
 
 test("a TOC name escaping the root with ..: toc fails", async () => {
