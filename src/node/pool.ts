@@ -57,8 +57,12 @@ export class CorePool {
     this.lowLimit = Math.max(1, Math.min(this.size, opts.lowLimit ?? this.size - 1));
   }
 
-  /** Runs `op` in a worker. Buffers listed in `transfer` are moved (detached here). */
-  run<K extends OpName>(op: K, args: OpArgs<K>, opts: { priority?: Priority; transfer?: Transferable[] } = {}): Promise<OpResult<K>> {
+  /**
+   * Runs `op` in a worker. Buffers listed in `transfer` are moved (detached here). `promotable` gets,
+   * at once, a function that moves this task to the high queue if it is still waiting as a low one
+   * (someone now waits on work that was started in the background).
+   */
+  run<K extends OpName>(op: K, args: OpArgs<K>, opts: { priority?: Priority; transfer?: Transferable[]; promotable?: (promote: () => void) => void } = {}): Promise<OpResult<K>> {
     if (this.closed) return Promise.reject(new Error("CorePool: closed"));
     return new Promise<OpResult<K>>((resolve, reject) => {
       const task: Task = {
@@ -66,6 +70,13 @@ export class CorePool {
         resolve: resolve as (v: unknown) => void, reject,
       };
       (opts.priority === "low" ? this.low : this.high).push(task);
+      opts.promotable?.(() => {
+        const i = this.low.indexOf(task);
+        if (i < 0) return;
+        this.low.splice(i, 1);
+        this.high.push(task);
+        this.dispatch();
+      });
       this.dispatch();
     });
   }

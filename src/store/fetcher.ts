@@ -39,7 +39,9 @@ export interface BatchChunk {
  * Inflates and checks a batch of chunks off the event loop (the worker pool's `verifyChunks`); per
  * chunk: exactly `size` verified bytes, or the reason it failed.
  */
-export type VerifyBatch = (body: Uint8Array, chunks: BatchChunk[], priority: Priority) => Promise<Array<Uint8Array | string>>;
+export type VerifyBatch = (body: Uint8Array, chunks: BatchChunk[], priority: Priority,
+  /** Called at once with a function that raises a low-priority batch still waiting to high. */
+  promotable?: (promote: () => void) => void) => Promise<Array<Uint8Array | string>>;
 
 /** Verified chunks by digest (hex). `get` must itself re-verify what it read from disk. */
 export interface ChunkStore {
@@ -78,6 +80,10 @@ const BATCH_BYTES = 1 << 20;
 
 export class ChunkFetcher {
   private readonly inflight = new Map<number, Promise<Uint8Array>>();
+  /** In-flight background chunks a reader now waits for: their verification goes out at high priority. */
+  private readonly wanted = new Set<number>();
+  /** Raises the verification batch of an in-flight background chunk still queued for a worker. */
+  private readonly promoters = new Map<number, () => void>();
   /** Cache writes under way: background work waits for them, so it cannot outrun the disk. */
   private readonly writes = new Set<Promise<void>>();
   /** On-demand fetches under way; background work waits while this is non-zero. */
@@ -112,7 +118,10 @@ export class ChunkFetcher {
       if (mem) { this.stats.cacheHits++; out.set(cid, mem); continue; }
       const f = this.inflight.get(cid);
       if (f) {
-        // A reader waiting on a background fetch: keep the chunk as the reader's (not on probation).
+        // A reader waiting on a background fetch: its verification must not queue behind background
+        // work (raised now, or issued high once the bytes arrive), and the chunk is kept as the
+        // reader's (not on probation).
+        if (priority === "high") { this.wanted.add(cid); this.promoters.get(cid)?.(); }
         waits.push(f.then((d) => { out.set(cid, d); if (priority === "high") this.cache.remember?.(hex, d); }));
         continue;
       }
@@ -243,7 +252,7 @@ export class ChunkFetcher {
         this.verifyRange(r.cids, body, r.start, priority, settlers);
       }, (err: Error) => {
         const e = new Error(`${this.name}: fetching blob bytes ${r.start}-${r.end - 1} failed: ${err.message}`);
-        for (const cid of r.cids) { this.inflight.delete(cid); settlers.get(cid)!.reject(e); }
+        for (const cid of r.cids) { this.inflight.delete(cid); this.wanted.delete(cid); settlers.get(cid)!.reject(e); }
       });
     });
     return result;
@@ -278,6 +287,8 @@ export class ChunkFetcher {
       }));
       const done = (cid: number, r: Uint8Array | string | Error) => {
         this.inflight.delete(cid);
+        this.wanted.delete(cid);
+        this.promoters.delete(cid);
         const s = settlers.get(cid)!;
         if (r instanceof Uint8Array) {
           this.stats.chunksVerified++;
@@ -288,7 +299,9 @@ export class ChunkFetcher {
           s.reject(new Error(`${this.name}: chunk sha256:${m.digestHex(cid)} (blob offset ${m.memberStart[cid]}): ${typeof r === "string" ? r : r.message}`));
         }
       };
-      this.verify(part, chunks, priority).then(
+      const batchPriority = priority === "low" && batch.some((c) => this.wanted.has(c)) ? "high" : priority;
+      const promotable = batchPriority === "low" ? (promote: () => void) => { for (const c of batch) this.promoters.set(c, promote); } : undefined;
+      this.verify(part, chunks, batchPriority, promotable).then(
         (results) => batch.forEach((cid, k) => done(cid, results[k] ?? "no result")),
         (err: Error) => batch.forEach((cid) => done(cid, err)),
       );

@@ -67,15 +67,15 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   cache.useFilesExist((paths) => pool.run("filesExist", { paths }, { priority: "low" }));
   // One worker boots while the file system mounts: the first lookup's TOC goes to it.
   pool.warm(1);
-  const verify: VerifyBatch = (body, chunks, priority) => {
+  const verify: VerifyBatch = (body, chunks, priority, promotable) => {
     const t0 = process.hrtime.bigint();
     // Background batches are written to the disk cache by the worker itself (nobody waits for them;
     // the main thread then only finds the files there when it puts the chunks).
     const hexes = priority === "low" && cache.persistent ? chunks.map((c) => Buffer.from(c.digest.buffer, c.digest.byteOffset, 32).toString("hex")) : undefined;
     const done = hexes
-      ? pool.run("verifyAndStoreChunks", { body, chunks, store: hexes.map((h) => cache.chunkFile(h)!) }, { priority, transfer: [body.buffer as ArrayBuffer] })
+      ? pool.run("verifyAndStoreChunks", { body, chunks, store: hexes.map((h) => cache.chunkFile(h)!) }, { priority, transfer: [body.buffer as ArrayBuffer], promotable })
         .then(({ results, stored }) => { stored.forEach((ok, i) => { if (ok) cache.noteWritten(hexes[i]); }); return results; })
-      : pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer] });
+      : pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer], promotable });
     return done.then((results) => {
       for (const r of results) {
         metrics.verifyDone(t0, typeof r !== "string");

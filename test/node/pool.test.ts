@@ -41,6 +41,27 @@ test("high-priority tasks overtake queued low-priority ones", async () => {
   }
 });
 
+test("a queued low-priority task can be promoted: it runs before the other queued low ones", async () => {
+  const pool = new CorePool({ size: 1 });
+  try {
+    const order: string[] = [];
+    const big = () => new Uint8Array(8 << 20);
+    let promote3 = () => {};
+    const jobs = [
+      pool.run("sha256", { data: big() }, { priority: "low" }).then(() => order.push("low1")),
+      pool.run("sha256", { data: big() }, { priority: "low" }).then(() => order.push("low2")),
+      pool.run("sha256", { data: big() }, { priority: "low", promotable: (p) => { promote3 = p; } }).then(() => order.push("low3")),
+    ];
+    promote3();
+    promote3(); // a second call (or one after the task started) changes nothing
+    await Promise.all(jobs);
+    // low1 was already running; the promoted low3 overtakes low2.
+    assert.equal(order, ["low1", "low3", "low2"]);
+  } finally {
+    await pool.close();
+  }
+});
+
 test("an unknown operation fails its task and the pool keeps working", async () => {
   const pool = new CorePool({ size: 1 });
   try {

@@ -14,17 +14,22 @@ import { packTree } from "../helpers/tartree.js";
 
 const CHUNK = 512 << 10;
 
-async function layerOf(data: Uint8Array, memoryBytes: number) {
+async function layerOf(data: Uint8Array, memoryBytes: number, gate?: Promise<void>) {
   const tar = await packTree([{ name: "big.bin", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: new Date(0), data }]);
   const parts: Buffer[] = [];
   async function* input() { yield tar; }
   const facts = await writeEStargz(input(), (b) => { parts.push(Buffer.from(b)); }, { chunkSize: CHUNK });
   const blob = Buffer.concat(parts);
-  const source = { size: blob.length, read: async (o: number, l: number) => new Uint8Array(blob.subarray(o, o + l)) };
-  const reader = await EStargzReader.open({ ...source, name: "test" }, readerDeps(), { tocDigest: facts.tocDigest });
+  const plain = { size: blob.length, read: async (o: number, l: number) => new Uint8Array(blob.subarray(o, o + l)) };
+  const reader = await EStargzReader.open({ ...plain, name: "test" }, readerDeps(), { tocDigest: facts.tocDigest });
+  // Chunk reads (after the TOC) wait for `gate`.
+  const source = { size: blob.length, read: async (o: number, l: number) => { await gate; return plain.read(o, l); } };
+  const verified: Array<{ priority: string; sizes: number[] }> = [];
   const pool = new CorePool({ size: 2 });
-  const verify: VerifyBatch = (body, chunks, priority) =>
-    pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer] });
+  const verify: VerifyBatch = (body, chunks, priority, promotable) => {
+    verified.push({ priority, sizes: chunks.map((c) => c.size) });
+    return pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer], promotable });
+  };
   const memory = await ChunkCache.open({ memoryBytes });
   const asked: string[] = [];
   const cache: ChunkStore = {
@@ -39,7 +44,7 @@ async function layerOf(data: Uint8Array, memoryBytes: number) {
     source, verify, cache, settings, { warn() {}, debug() {} });
   await layer.start();
   const id = reader.fileId("big.bin");
-  return { layer, id, asked, close: () => pool.close() };
+  return { layer, id, asked, verified, close: () => pool.close() };
 }
 
 test("a sequential reader gets the next chunk asked early, on a second pass over the file too", async () => {
@@ -64,6 +69,31 @@ test("a sequential reader gets the next chunk asked early, on a second pass over
         assert.ok(at >= 0 && at < firstRead.get(k)!, `pass ${pass}: chunk ${k} asked before the reader got there (asked at ${at}, read at ${firstRead.get(k)})`);
       }
     }
+  } finally {
+    await close();
+  }
+});
+
+test("a reader waiting on a chunk the background fetch has in flight gets it verified at high priority", async () => {
+  const data = new Uint8Array(randomBytes(3 * CHUNK));
+  let open = () => {};
+  const gate = new Promise<void>((r) => { open = r; });
+  const { layer, id, verified, close } = await layerOf(data, 8 * CHUNK, gate);
+  try {
+    const m = layer.map;
+    const last = m.cid(id, 2);
+    const background = layer.fetcher.fetchRange(0, m.memberEnd[last], "low"); // the whole file, waiting on the gate
+    const out = new Uint8Array(1000);
+    const read = layer.readFile(id, out, CHUNK + 5, 1000); // chunk 1, in flight in the background
+    await new Promise((r) => setTimeout(r, 20));
+    open();
+    assert.is(await read, 1000);
+    assert.ok(Buffer.from(out).equals(Buffer.from(data.subarray(CHUNK + 5, CHUNK + 1005))));
+    await background;
+    // Batches of up to 1 MiB in blob order: the writer's 1-byte landmark + the file's chunk 0 (low),
+    // then the file's chunks 1 and 2 — the reader's chunk: high.
+    assert.is(m.count, 4);
+    assert.equal(verified, [{ priority: "low", sizes: [1, CHUNK] }, { priority: "high", sizes: [CHUNK, CHUNK] }]);
   } finally {
     await close();
   }
