@@ -158,6 +158,29 @@ test("convert OCI layout: layers eStargz with annotations, diff_ids and manifest
   assert.equal(readdirSync(dir).sort(), ["copy", "in", "out"], "no temporary directories left");
 });
 
+test("convert OCI layout: a layer with two entries of one name is read again (digest checked again), the last one kept", async () => {
+  const inDir = join(dir, "in");
+  const outDir = join(dir, "out");
+  const mtime = new Date(Date.UTC(2024, 1, 3));
+  const second = Buffer.from("second");
+  const dupLayer = gzipSync(await packTree([
+    { name: "etc/x", type: "file", mode: 0o644, uid: 0, gid: 0, mtime, data: Buffer.from("first") },
+    { name: "etc/x", type: "file", mode: 0o644, uid: 0, gid: 0, mtime, data: second },
+  ]));
+  const L = new LayoutWriter(inDir);
+  const img = L.image([[dupLayer, "application/vnd.oci.image.layer.v1.tar+gzip"]], { platform: { architecture: "amd64", os: "linux" } });
+  L.index([img]);
+  const r = run("convert", inDir, outDir, "--json");
+  assert.is(r.status, 0, r.stderr);
+  const man = readJson(outDir, JSON.parse(readFileSync(join(outDir, "index.json"), "utf8")).manifests[0].digest);
+  const blob = readBlob(outDir, man.layers[0].digest);
+  const entries = checkBlob(blob).toc.entries.filter((e) => e.name === "etc/x");
+  assert.is(entries.length, 1);
+  assert.is(entries[0].digest, sha(second));
+  assert.is(readJson(outDir, man.config.digest).rootfs.diff_ids[0], sha(gunzipSync(blob)));
+  assert.equal(readdirSync(join(outDir, "blobs")).filter((n) => n.startsWith(".")), [], "no temporary layer files left");
+});
+
 test("convert OCI layout: a corrupt layer blob fails the whole conversion, nothing is left behind", async () => {
   const inDir = join(dir, "in");
   const { gzLayer } = await makeLayout(inDir);

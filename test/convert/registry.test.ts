@@ -65,6 +65,26 @@ test("registry → registry: layers converted and annotated, diff_ids updated, t
   assert.is(srcMan.layers[0].digest, sha256Digest(l1));
 });
 
+test("registry → registry: a layer with two entries of one name is fetched again and converted indexed, the last one kept", async () => {
+  const mtime = new Date(Date.UTC(2024, 1, 3));
+  const second = Buffer.from("second");
+  const layer = gzipSync(await packTree([
+    { name: "etc/x", type: "file", mode: 0o644, uid: 0, gid: 0, mtime, data: Buffer.from("first") },
+    { name: "etc/x", type: "file", mode: 0o600, uid: 0, gid: 0, mtime, data: second },
+  ]));
+  const config = { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [sha256Digest(gunzipSync(layer))] } };
+  await pushImage(reg, "dup/src", "v1", { layers: [{ data: layer }], config });
+  const before = (await reg.accessLog()).filter((e) => e.method === "GET" && e.path.includes(sha256Digest(layer))).length;
+  const r = await run("convert", `${reg.host}/dup/src:v1`, `${reg.host}/dup/dst:v1`, "--json");
+  assert.is(r.status, 0, r.stderr);
+  const gets = (await reg.accessLog()).filter((e) => e.method === "GET" && e.path.includes(sha256Digest(layer))).length - before;
+  assert.ok(gets >= 2, `the layer was read twice (${gets} GETs)`);
+  const man = JSON.parse((await get("/v2/dup/dst/manifests/v1", "application/vnd.oci.image.manifest.v1+json")).toString());
+  const blob = await get(`/v2/dup/dst/blobs/${man.layers[0].digest}`);
+  const entries = checkBlob(blob).toc.entries.filter((e) => e.name === "etc/x");
+  assert.equal(entries.map((e) => [e.mode, e.digest]), [[0o600, sha256Digest(second)]]);
+});
+
 test("--hosts-config: the source registry reached through a mirror from stargz-store's [resolver] table", async () => {
   const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
