@@ -247,7 +247,6 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
   }
 }
 
-/** The TOC JSON inside the decompressed TOC member: a tar header named stargz.index.json, then the JSON. */
 /** The error for a TOC member that does not inflate (`err` from the inflater). */
 export function tocInflateError(err: unknown, tocOffset: number, name?: string): EStargzError {
   return new EStargzError("toc", `TOC member at offset ${tocOffset} does not inflate: ${(err as Error).message}`, name);
@@ -266,6 +265,7 @@ export function tocFromMember(plain: Uint8Array, tocOffset: number, maxToc: numb
   return { json, tocDigest };
 }
 
+/** The TOC JSON inside the decompressed TOC member: a tar header named stargz.index.json, then the JSON. */
 export function tocFromTar(plain: Uint8Array, tocOffset: number, maxToc: number, name?: string): Uint8Array {
   if (plain.length < BLOCK) throw new EStargzError("toc", `TOC member at offset ${tocOffset} holds ${plain.length} bytes, less than a tar header`, name);
   try {

@@ -91,7 +91,8 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     buildIndex: (json, tocOffset) => TocIndex.build(nodeCore(), json, { tocOffset }),
     // The store reads chunks through its fetcher, not the reader; this keeps the reader whole.
     verifyChunk: async (member, innerOffset, size, digest, use) => {
-      const [r] = await verify(member.slice(), [{ start: 0, end: member.length, innerOffset, size, digest }], "high");
+      const own = Uint8Array.prototype.slice.call(member); // transferred: a copy (a Buffer's slice() is a view)
+      const [r] = await verify(own, [{ start: 0, end: own.length, innerOffset, size, digest }], "high");
       if (typeof r === "string") throw new EStargzError("chunk", r);
       use(r);
     },
@@ -127,7 +128,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     },
     async openToc(source: RangeSource, tocDigest: string | undefined, name: string) {
       const src: Source = { size: source.size, read: (o, l) => source.read(o, l), name };
-      releaseTierUp(); // already released by the resolve before; never run the core's Wasm while held
+      releaseTierUp(); // a no-op: the resolve before released it (here for a layer ever opened without one)
       const reader = await EStargzReader.open(src, tocDeps, { tocDigest, allowUnverifiedToc: cfg.allowNoVerification });
       return { index: reader.index, tocOffset: reader.footer.tocOffset };
     },
