@@ -20,12 +20,6 @@ export type Priority = "high" | "low";
 /** sha256 of `data` as 64 lowercase hex digits. Must leave `data` usable (no transfer/detach). */
 export type HashHex = (data: Uint8Array, priority: Priority) => Promise<string>;
 
-/**
- * Reads a chunk file and hashes it in one step off the main thread (the store's worker pool): `data`
- * undefined when there is no file; `sha256` the hex digest of `data`. Rejects on other I/O errors.
- */
-export type ReadHashed = (path: string, priority: Priority) => Promise<{ data?: Uint8Array; sha256?: string }>;
-
 /** Whether each file exists, in one step off the main thread (the store's worker pool). */
 export type FilesExist = (paths: string[]) => Promise<boolean[]>;
 
@@ -58,8 +52,6 @@ export interface ChunkCacheOptions {
   events?: CacheEvents;
   /** fsync each chunk file before its rename (default false: see disk.ts). */
   fsync?: boolean;
-  /** Disk reads with their hash in one worker round trip (default: read here, then `hash`). */
-  readHashed?: ReadHashed;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -87,7 +79,6 @@ export class ChunkCache {
   private readonly reads = new Map<string, Promise<Uint8Array | undefined>>();
   private pendingBytes = 0;
   private readonly hash: HashHex;
-  private readHashed: ReadHashed | undefined;
   private filesExist: FilesExist | undefined;
   /** Chunks a worker has just written to disk (`chunkFile`); their `put` skips the disk. */
   private readonly writtenElsewhere = new Set<string>();
@@ -97,7 +88,6 @@ export class ChunkCache {
   private constructor(private readonly disk: DiskChunks | undefined, opts: ChunkCacheOptions) {
     this.memory = new ByteLru(opts.memoryBytes ?? DEFAULT_MEMORY_CACHE_BYTES);
     this.hash = opts.hash ?? webCryptoSha256;
-    this.readHashed = opts.readHashed;
     this.log = opts.log ?? noLog;
     this.events = opts.events;
   }
@@ -106,11 +96,6 @@ export class ChunkCache {
   static async open(opts: ChunkCacheOptions = {}): Promise<ChunkCache> {
     const disk = opts.dir === undefined ? undefined : await DiskChunks.open(opts.dir, opts.fsync);
     return new ChunkCache(disk, opts);
-  }
-
-  /** Sets the disk reader (the store has its worker pool only after the cache is open). */
-  useReadHashed(reader: ReadHashed): void {
-    this.readHashed = reader;
   }
 
   /** Sets the batch existence check `hasMany` uses (default: one stat per chunk here). */
@@ -183,10 +168,8 @@ export class ChunkCache {
 
   private async readVerified(disk: DiskChunks, hex: string, size: number | undefined, priority: Priority): Promise<Uint8Array | undefined> {
     let data: Uint8Array | undefined;
-    let actual: string | undefined;
     try {
-      if (this.readHashed) ({ data, sha256: actual } = await this.readHashed(disk.pathOf(hex), priority));
-      else data = await disk.read(hex);
+      data = await disk.read(hex);
     } catch (err) {
       this.log.warn("chunk cache: read failed, treated as a miss", { chunk: `sha256:${hex}`, file: disk.pathOf(hex), error: err });
       return undefined;
@@ -196,7 +179,7 @@ export class ChunkCache {
     if (size !== undefined && data.byteLength !== size) {
       problem = `size ${data.byteLength}, expected ${size}`;
     } else {
-      actual ??= await this.hash(data, priority);
+      const actual = await this.hash(data, priority);
       if (actual !== hex) problem = `sha256:${actual}`;
     }
     if (problem) {

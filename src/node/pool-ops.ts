@@ -1,7 +1,7 @@
 // The operations a CorePool worker runs. Each takes the worker's core and plain, structured-clonable
 // arguments, and returns its result plus the buffers to transfer back (never copy back).
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Transferable } from "node:worker_threads";
 import type { Core } from "../core/wasm.js";
@@ -56,26 +56,6 @@ export const ops = {
   /** sha256 of `data`, hex. */
   sha256(_core: Core, args: { data: Uint8Array }): Out<string> {
     return { result: createHash("sha256").update(args.data).digest("hex") };
-  },
-
-  /**
-   * Reads a chunk cache file and hashes it, in one round trip (the store's disk cache: the main thread
-   * neither reads nor copies the bytes). `data` is transferred back; no file is `data: undefined`.
-   * Synchronous I/O is fine here: this is a worker, not the FUSE event loop.
-   */
-  readHashed(_core: Core, args: { path: string }): Out<{ data?: Uint8Array; sha256?: string }> {
-    let buf: Buffer;
-    try {
-      buf = readFileSync(args.path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { result: {} };
-      throw e;
-    }
-    const sha256 = createHash("sha256").update(buf).digest("hex");
-    // readFileSync may return a view into a shared pool for small files: transfer an owned copy then.
-    const data = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength
-      ? new Uint8Array(buf.buffer, 0, buf.byteLength) : Uint8Array.prototype.slice.call(buf);
-    return { result: { data, sha256 }, transfer: [data.buffer as ArrayBuffer] };
   },
 
   /**

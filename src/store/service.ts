@@ -61,9 +61,10 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // 1 worker against 2: peak RSS 154 against 170 MiB, cold reads as fast or faster (bench:store).
   const workers = Number(process.env.ESGZ_WORKERS ?? Math.max(1, Math.min(3, availableParallelism() - 1)));
   const pool = new CorePool({ size: workers });
-  // Disk cache reads: file read and re-hash in one worker round trip, bytes transferred back; the
-  // background fetch's "already on disk?" for a window of chunks: one round trip too.
-  cache.useReadHashed((path, priority) => pool.run("readHashed", { path }, { priority }));
+  // The background fetch's "already on disk?" for a window of chunks: one worker round trip. (Disk
+  // cache reads stay on libuv's threads: a worker's buffers freed on this thread stay in the
+  // worker's malloc arena — measured +7 MiB peak RSS — and with one worker they queued behind
+  // inflates.)
   cache.useFilesExist((paths) => pool.run("filesExist", { paths }, { priority: "low" }));
   // One worker boots while the file system mounts: the first lookup's TOC goes to it.
   pool.warm(1);

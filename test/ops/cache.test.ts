@@ -106,47 +106,6 @@ test("a corrupt or truncated file is a miss, is removed and logged, and never se
   assert.equal(await c.get(good.hex), good.data);
 });
 
-test("disk reads through the worker pool (read + hash in one round trip): verified, and a corrupt file is never served", async () => {
-  const dir = freshDir();
-  const good = chunk(3 << 20), flippedChunk = chunk(200_000), cut = chunk(50_000), small = chunk(10);
-  const a = await ChunkCache.open({ dir });
-  for (const c of [good, flippedChunk, cut, small]) a.put(c.hex, c.data);
-  await a.close();
-  const flipped = new Uint8Array(flippedChunk.data);
-  flipped[199_999] ^= 0x80;
-  const pathOf = (hex: string) => join(dir, "sha256", hex.slice(0, 2), hex);
-  await writeFile(pathOf(flippedChunk.hex), flipped);
-  await truncate(pathOf(cut.hex), 1000);
-
-  const pool = new CorePool({ size: 2 });
-  try {
-    const warnings: Array<[string, Record<string, unknown> | undefined]> = [];
-    const { n, events } = counter();
-    let mainThreadHashes = 0;
-    let workerReads = 0;
-    const b = await ChunkCache.open({
-      dir, events, log: { warn: (m, f) => warnings.push([m, f]), debug() {} },
-      hash: (d, p) => { mainThreadHashes++; return webCryptoSha256(d, p); },
-    });
-    b.useReadHashed((path, priority) => { workerReads++; return pool.run("readHashed", { path }, { priority }); });
-    assert.equal(await b.get(good.hex, good.data.byteLength), good.data);
-    assert.equal(await b.get(small.hex, small.data.byteLength), small.data);
-    assert.is(await b.get(flippedChunk.hex, flippedChunk.data.byteLength), undefined, "a flipped bit is a miss, not wrong bytes");
-    assert.is(await b.get(cut.hex, cut.data.byteLength), undefined, "a truncated file is a miss");
-    assert.is(await b.get("ab".repeat(32)), undefined, "no file: a miss");
-    assert.is(workerReads, 5);
-    assert.is(mainThreadHashes, 0, "the hash came from the worker with the bytes");
-    assert.is(n.corrupt, 2);
-    assert.not.ok(existsSync(pathOf(flippedChunk.hex)) || existsSync(pathOf(cut.hex)), "corrupt files removed");
-    assert.is(warnings[0][1]?.found, `sha256:${sha(flipped)}`);
-    // Verified once from disk, then served from memory without another read or hash.
-    assert.equal(await b.get(good.hex), good.data);
-    assert.is(workerReads, 5);
-  } finally {
-    await pool.close();
-  }
-});
-
 test("hasMany answers from memory, pending writes and disk (through the worker pool); a chunk noted as written elsewhere is not written again", async () => {
   const dir = freshDir();
   const onDisk = chunk(1000), inMemory = chunk(1000), nowhere = chunk(1000), byWorker = chunk(2000);
