@@ -70,12 +70,12 @@ export const ops = {
 
   /**
    * `verifyChunks`, and each verified chunk also written to the disk cache (`store`: one file per
-   * chunk) before its bytes go back; `stored[i]` says whether chunk i was written. Background fetches
+   * chunk, null = not here) before its bytes go back; `stored[i]` says whether chunk i was written. Background fetches
    * of small-file layers then cost the main thread no file operations. Only verified bytes are written.
    */
-  verifyAndStoreChunks(core: Core, args: { body: Uint8Array; chunks: BatchChunk[]; store: ChunkFile[] }): Out<{ results: Array<Uint8Array | string>; stored: boolean[] }> {
+  verifyAndStoreChunks(core: Core, args: { body: Uint8Array; chunks: BatchChunk[]; store: Array<ChunkFile | null> }): Out<{ results: Array<Uint8Array | string>; stored: boolean[] }> {
     const { results, transfer } = verifyBatch(core, args.body, args.chunks);
-    const stored = results.map((r, i) => r instanceof Uint8Array && storeChunk(args.store[i], r));
+    const stored = results.map((r, i) => r instanceof Uint8Array && args.store[i] !== null && storeChunk(args.store[i]!, r));
     return { result: { results, stored }, transfer };
   },
 

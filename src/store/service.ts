@@ -31,6 +31,9 @@ export interface RunningStore {
   close(): Promise<void>;
 }
 
+/** Chunks smaller than this of a background batch are written to the disk cache by the worker. */
+const WORKER_WRITE_MAX = 256 << 10;
+
 /** Mounts the store at `cfg.mountpoint`, using the operational runtime's log, metrics and chunk cache. */
 export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache">): Promise<RunningStore> {
   const { config: cfg, log, metrics } = ops;
@@ -70,11 +73,14 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   pool.warm(1);
   const verify: VerifyBatch = (body, chunks, priority, promotable) => {
     const t0 = process.hrtime.bigint();
-    // Background batches are written to the disk cache by the worker itself (nobody waits for them;
-    // the main thread then only finds the files there when it puts the chunks).
+    // Background batches' small chunks are written to the disk cache by the worker itself (nobody
+    // waits for them; hundreds of small files cost the main thread an async round trip per file
+    // operation). Big chunks are written as before, by libuv's threads: the worker (one on two
+    // cores) is what a cold reader of a big file waits for.
     const hexes = priority === "low" && cache.persistent ? chunks.map((c) => Buffer.from(c.digest.buffer, c.digest.byteOffset, 32).toString("hex")) : undefined;
     const done = hexes
-      ? pool.run("verifyAndStoreChunks", { body, chunks, store: hexes.map((h) => cache.chunkFile(h)!) }, { priority, transfer: [body.buffer as ArrayBuffer], promotable })
+      ? pool.run("verifyAndStoreChunks", { body, chunks, store: hexes.map((h, i) => (chunks[i].size < WORKER_WRITE_MAX ? cache.chunkFile(h)! : null)) },
+        { priority, transfer: [body.buffer as ArrayBuffer], promotable })
         .then(({ results, stored }) => { stored.forEach((ok, i) => { if (ok) cache.noteWritten(hexes[i]); }); return results; })
       : pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer], promotable });
     return done.then((results) => {

@@ -90,6 +90,11 @@ test("verifyAndStoreChunks: verified chunks are written (temp + rename), failed 
     const store = chunks.map((_, i) => ({ path: join(dir, "sha256", hex(i).slice(0, 2), hex(i)), tmp: join(dir, `tmp-${i}`) }));
     const { results, stored } = await pool.run("verifyAndStoreChunks", { body, chunks, store }, { transfer: [body.buffer] });
     assert.equal(stored, [true, false, true]);
+    // null: verified, not written here
+    const again = new Uint8Array(Buffer.concat(members));
+    const second = await pool.run("verifyAndStoreChunks", { body: again, chunks: [chunks[2]], store: [null] }, { transfer: [again.buffer] });
+    assert.equal(second.stored, [false]);
+    assert.ok(second.results[0] instanceof Uint8Array);
     assert.ok(results[0] instanceof Uint8Array && Buffer.from(results[0]).equals(datas[0]));
     assert.type(results[1], "string");
     assert.ok(results[2] instanceof Uint8Array && Buffer.from(results[2]).equals(datas[2]));
