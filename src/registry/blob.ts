@@ -120,13 +120,6 @@ export async function readBlobRanges(session: Session, ref: Reference, digest: s
       session.multiRange.set(ref.registry, false); // cannot answer multi-range: covering ranges from now on
     }
   }
-  if (spans.length === 1) {
-    // The common case (one chunk, or adjacent ones): the header already names the one covering range.
-    const w = new RangeWriter(wanted);
-    await get(header, w);
-    if (!w.complete()) throw fail(w);
-    return targets.map((t) => t.into);
-  }
   // One covering range per group of nearby spans (far-apart groups are not worth the bytes between them).
   const groups: RangeTarget[][] = [];
   let groupEnd = -Infinity;
