@@ -10,13 +10,12 @@
 // The store runs with `no_background_fetch = true` so that the figures show what reading fetched,
 // not what the background fill of the layer did meanwhile.
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { access, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { arch, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { RegistryClient } from "../registry/index.js";
+import { digestOf as sha256, RegistryClient } from "../registry/index.js";
 import { unmountPath } from "../fs/fuse.js";
 import { appLayer, baseLayer, DATA_FILE_SIZE, GREETING, type SampleLayer } from "./sample.js";
 import { startLocalRegistry, type AccessEntry, type LocalRegistry } from "./registry.js";
@@ -33,7 +32,6 @@ export interface DemoOptions {
   noPodman?: boolean;
 }
 
-const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
 const mib = (n: number) => `${(n / 1048576).toFixed(n < 1048576 ? 2 : 1)} MiB`;
 const ms = (t0: number) => `${Math.round(performance.now() - t0)} ms`;
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -83,9 +81,7 @@ function fetched(log: AccessEntry[], since: number, digest: string): { store: nu
 export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const out = opts.out ?? process.stdout;
   const say = (s = "") => out.write(s + "\n");
-  for (const need of ["docker-registry"]) {
-    if (!(await onPath(need))) throw new Error(`${need} is not installed: run scripts/setup.sh first`);
-  }
+  if (!(await onPath("docker-registry"))) throw new Error("docker-registry is not installed: run scripts/setup.sh first");
   await access("/dev/fuse").catch(() => { throw new Error("/dev/fuse is missing: the store needs FUSE"); });
   const withPodman = !opts.noPodman && (await onPath("podman")) && (await onPath("runc"));
 
