@@ -50,10 +50,4 @@ export async function mountOptions(mountpoint: string): Promise<string[]> {
 }
 
 // `esgz-fast mount` as its own process (as podman sees it in production): src/demo/store.ts.
-import { startStoreProcess, type StoreProcess } from "../../src/demo/store.js";
-export type { StoreProcess };
-
-/** Starts `esgz-fast mount -root ROOT -config CFG MOUNTPOINT` and waits for its readiness line. */
-export function startStore(opts: { mountpoint: string; root: string; configToml?: string; env?: NodeJS.ProcessEnv; logLevel?: string }): Promise<StoreProcess> {
-  return startStoreProcess(opts);
-}
+export { startStoreProcess as startStore, type StoreProcess } from "../../src/demo/store.js";

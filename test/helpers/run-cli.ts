@@ -1,7 +1,6 @@
 // Runs the built CLI (dist/src/cli/main.js) as a subprocess, as a user or a CI job would.
 import { execFile } from "node:child_process";
-import { join } from "node:path";
-import { repoRoot } from "./paths.js";
+import { cliPath } from "../../src/demo/store.js";
 
 export interface CliResult {
   code: number;
@@ -9,7 +8,7 @@ export interface CliResult {
   stderr: string;
 }
 
-export const cliPath = join(repoRoot, "dist", "src", "cli", "main.js");
+export { cliPath };
 
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
