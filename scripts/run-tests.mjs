@@ -1,10 +1,17 @@
 #!/usr/bin/env node
-// The test command: runs each folder of dist/test in its own uvu process (a FUSE or server test that
-// crashes cannot take the others down), streams their output, and ends with one line
-// `N passed, N failed, N skipped` summed over all folders. Exit 1 if anything failed.
-// Usage: node scripts/run-tests.mjs [folder ...]   (folders under test/, e.g. `core registry`)
-import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+// The test command: runs each test file of dist/test in its own uvu process (a FUSE or server test that
+// crashes or hangs cannot take the others down), streams its output as it comes, and ends with one
+// line `N passed, N failed, N skipped` summed over all files. Exit 1 if anything failed.
+//
+// A file that runs longer than ESGZ_TEST_TIMEOUT_S (default 480 s; the whole suite takes ~2 min) is
+// a failure, not a stuck CI job: the runner prints what each process of the file is waiting on
+// (ps with the kernel wait channel, a Node diagnostic report's JavaScript stack per Node process,
+// the logs of any store it started), kills its process group and detaches the FUSE mounts it left.
+//
+// Usage: node scripts/run-tests.mjs [folder | folder/file.test.js ...]   (e.g. `core store/als.test.js`)
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,40 +21,137 @@ if (!existsSync(testDir)) {
   console.error("run-tests: dist/test is missing; run `npm run build` first");
   process.exit(2);
 }
+const timeoutMs = Number(process.env.ESGZ_TEST_TIMEOUT_S ?? 480) * 1000;
 const wanted = process.argv.slice(2);
 const folders = readdirSync(testDir)
   .filter((d) => d !== "helpers" && statSync(join(testDir, d)).isDirectory())
-  .filter((d) => wanted.length === 0 || wanted.includes(d))
   .sort();
+const files = [];
+for (const folder of folders) {
+  for (const f of readdirSync(join(testDir, folder)).filter((f) => f.endsWith(".test.js")).sort()) {
+    const rel = `${folder}/${f}`;
+    if (wanted.length === 0 || wanted.includes(folder) || wanted.includes(rel)) files.push(rel);
+  }
+}
+if (files.length === 0) {
+  console.error(`run-tests: no test file matches ${wanted.join(" ")}`);
+  process.exit(2);
+}
 
 const uvu = join(root, "node_modules", "uvu", "bin.js");
-let passed = 0, failed = 0, skipped = 0, crashed = [];
 const num = (text, label) => {
   const m = text.match(new RegExp(`${label}:\\s+(\\d+)`));
   return m ? Number(m[1]) : 0;
 };
-for (const folder of folders) {
-  console.log(`\n=== test/${folder}`);
-  const r = spawnSync(process.execPath, [uvu, join("dist", "test", folder), "\\.test\\.js$"], {
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** FUSE mounts under the temp dir (where tests mount), from /proc/mounts. */
+function tempFuseMounts() {
+  const tmp = tmpdir() + "/";
+  return readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" "))
+    .filter((f) => f[2]?.startsWith("fuse") && f[1]?.startsWith(tmp))
+    .map((f) => f[1].replace(/\\040/g, " "));
+}
+
+function sh(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", timeout: 20_000, stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    return `${cmd} failed: ${e.message}\n${e.stdout ?? ""}`;
+  }
+}
+
+/** What a hung file's processes are doing, printed before they are killed. */
+async function diagnose(pgid, reportDir, logDir) {
+  console.log(`\n--- processes of the hung file (group ${pgid}): state, kernel wait channel`);
+  console.log(sh("ps", ["-o", "pid,ppid,stat,wchan:28,etime,args", "--forest", "-g", String(pgid)]));
+  // Node processes of the group (the test and any store it started) write a diagnostic report on SIGUSR2.
+  const pids = sh("pgrep", ["-g", String(pgid), "-x", "node"]).split("\n").filter((p) => /^\d+$/.test(p));
+  for (const pid of pids) try { process.kill(Number(pid), "SIGUSR2"); } catch { /* gone */ }
+  await new Promise((r) => setTimeout(r, 3000));
+  for (const f of readdirSync(reportDir)) {
+    try {
+      const rep = JSON.parse(readFileSync(join(reportDir, f), "utf8"));
+      console.log(`--- node pid ${rep.header?.processId}: ${rep.header?.commandLine?.join(" ")}`);
+      console.log((rep.javascriptStack?.stack ?? []).slice(0, 30).join("\n") || "(no JavaScript stack: idle in the event loop)");
+      const handles = (rep.libuv ?? []).filter((h) => h.is_active).map((h) => h.type);
+      console.log(`active libuv handles: ${JSON.stringify(Object.fromEntries(handles.map((t) => [t, handles.filter((x) => x === t).length])))}`);
+    } catch (e) {
+      console.log(`--- report ${f}: ${e.message}`);
+    }
+  }
+  for (const f of readdirSync(logDir)) {
+    const text = readFileSync(join(logDir, f), "utf8").trimEnd().split("\n");
+    console.log(`--- last lines of ${f} (${text.length} lines)`);
+    console.log(text.slice(-40).join("\n"));
+  }
+}
+
+/** Runs one test file; resolves to its uvu output and exit status. */
+function runFile(rel) {
+  const [folder, file] = rel.split("/");
+  const reportDir = mkdtempSync(join(tmpdir(), "esgz-test-report-"));
+  const logDir = mkdtempSync(join(tmpdir(), "esgz-test-logs-"));
+  const mountedBefore = new Set(tempFuseMounts());
+  const child = spawn(process.execPath, [uvu, join("dist", "test", folder), `^${escape(file)}$`], {
     cwd: root,
-    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
+    detached: true, // its own process group: a timeout kills the registries and stores it started too
+    env: {
+      ...process.env,
+      NO_COLOR: "1",
+      FORCE_COLOR: "0",
+      NODE_OPTIONS: [process.env.NODE_OPTIONS, `--report-on-signal --report-signal=SIGUSR2 --report-directory=${reportDir}`].filter(Boolean).join(" "),
+      ESGZ_STORE_LOG_DIR: logDir, // src/demo/store.ts copies each store's log there
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  process.stdout.write(r.stdout ?? "");
-  process.stderr.write(r.stderr ?? "");
-  const out = r.stdout ?? "";
-  const total = num(out, "Total"), ok = num(out, "Passed"), skip = num(out, "Skipped");
+  let out = "";
+  child.stdout.on("data", (d) => { out += d; process.stdout.write(d); });
+  child.stderr.on("data", (d) => process.stderr.write(d));
+  return new Promise((resolve) => {
+    let timedOut = false;
+    const timer = setTimeout(async () => {
+      timedOut = true;
+      console.log(`\nrun-tests: ${rel} still running after ${timeoutMs / 1000} s`);
+      await diagnose(child.pid, reportDir, logDir);
+      try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
+    }, timeoutMs);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      try { process.kill(-child.pid, "SIGKILL"); } catch { /* the group is gone: as it should be */ }
+      for (const m of tempFuseMounts().filter((m) => !mountedBefore.has(m))) {
+        console.log(`run-tests: ${rel} left ${m} mounted; detaching it`);
+        sh("umount", ["-l", m]);
+      }
+      rmSync(reportDir, { recursive: true, force: true });
+      rmSync(logDir, { recursive: true, force: true });
+      resolve({ out, code, signal, timedOut });
+    });
+  });
+}
+
+let passed = 0, failed = 0, skipped = 0;
+const broken = [];
+let lastFolder = "";
+for (const rel of files) {
+  const folder = rel.split("/")[0];
+  if (folder !== lastFolder) console.log(`\n=== test/${folder}`);
+  lastFolder = folder;
+  const t0 = Date.now();
+  const r = await runFile(rel);
+  const total = num(r.out, "Total"), ok = num(r.out, "Passed"), skip = num(r.out, "Skipped");
   passed += ok;
   skipped += skip;
   failed += total - ok - skip;
-  if (r.status !== 0 && total - ok - skip === 0) {
+  if (r.timedOut) {
+    failed += 1;
+    broken.push(`${rel} (timed out after ${Math.round((Date.now() - t0) / 1000)} s)`);
+  } else if (r.code !== 0 && total - ok - skip === 0) {
     // uvu exits non-zero without counting a failure when a file throws at import or the process dies.
     failed += 1;
-    crashed.push(`${folder} (exit ${r.status ?? r.signal})`);
+    broken.push(`${rel} (exit ${r.code ?? r.signal})`);
   }
 }
-if (crashed.length) console.log(`\ncrashed: ${crashed.join(", ")}`);
+if (broken.length) console.log(`\ncrashed or hung: ${broken.join(", ")}`);
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

@@ -2,7 +2,9 @@
 // FUSE mount must not be the one serving it (a synchronous call into the mount would wait for
 // itself), so the demo and the end-to-end tests start the store this way.
 import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The built CLI (dist/src/cli/main.js), beside this module in dist/. */
@@ -16,7 +18,8 @@ export interface StoreProcess {
   readyMs: number;
   /** Everything the store wrote on stderr so far (JSON lines). */
   logs(): string;
-  /** SIGTERM and wait for a clean exit (the store unmounts); resolves to the exit code. */
+  /** SIGTERM and wait for a clean exit (the store unmounts); resolves to the exit code. A store still
+   *  running 20 s later is killed and the promise rejects: a hang is a failure, not a wait. */
   stop(): Promise<number | null>;
   /** SIGKILL (leaves the mount stale, as a crash does). */
   kill(): Promise<void>;
@@ -49,6 +52,9 @@ export async function startStoreProcess(opts: StoreProcessOptions): Promise<Stor
   live.add(child);
   let logs = "";
   child.stderr!.on("data", (d: Buffer) => { logs += d.toString(); });
+  // $ESGZ_STORE_LOG_DIR: a copy of the log in a file there (the test runner prints it when a test hangs).
+  const logDir = process.env.ESGZ_STORE_LOG_DIR;
+  if (logDir) child.stderr!.pipe(createWriteStream(join(logDir, `store-${child.pid}.log`)));
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => { live.delete(child); r(code); }));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`store not ready after 30 s:\n${logs}`)), 30_000);
@@ -62,7 +68,21 @@ export async function startStoreProcess(opts: StoreProcessOptions): Promise<Stor
     pid: child.pid!, mountpoint: opts.mountpoint, root: opts.root,
     readyMs: performance.now() - t0,
     logs: () => logs,
-    stop: async () => { child.kill("SIGTERM"); return exited; },
+    stop: async () => {
+      child.kill("SIGTERM");
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill("SIGKILL");
+          reject(new Error(`store ${child.pid} still running 20 s after SIGTERM; killed. Log:\n${logs.slice(-4000)}`));
+        }, 20_000);
+      });
+      try {
+        return await Promise.race([exited, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     kill: async () => { child.kill("SIGKILL"); await exited; },
   };
 }
