@@ -3,6 +3,7 @@ import { parentPort, workerData, type Transferable } from "node:worker_threads";
 import { loadCoreSync } from "../core/wasm.js";
 import { ops, type OpName } from "./pool-ops.js";
 import type { WorkerReply } from "./pool.js";
+import { sendable } from "./transfer.js";
 
 const core = loadCoreSync(workerData.module as WebAssembly.Module);
 const port = parentPort!;
@@ -23,5 +24,10 @@ port.on("message", (msg: { id: number; op: OpName; args: unknown }) => {
       error: { message: err.message, name: err.name, code: typeof err.code === "number" ? err.code : undefined, position: err.position },
     };
   }
-  port.postMessage(reply, transfer);
+  try {
+    port.postMessage(reply, sendable(transfer));
+  } catch (e) {
+    // A result that cannot be sent still answers the task: the pool must never wait for a lost reply.
+    port.postMessage({ id: msg.id, ok: false, error: { message: `CorePool: result of ${msg.op} not sendable: ${(e as Error).message}`, name: "Error" } } satisfies WorkerReply);
+  }
 });

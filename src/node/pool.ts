@@ -10,6 +10,7 @@ import { availableParallelism } from "node:os";
 import { coreModule } from "./core.js";
 import type { OpName, OpArgs, OpResult } from "./pool-ops.js";
 import { CoreError } from "../core/wasm.js";
+import { sendable } from "./transfer.js";
 
 export type Priority = "high" | "low";
 
@@ -123,9 +124,15 @@ export class CorePool {
       } else {
         slot.lowPriority = false;
       }
+      try {
+        slot.worker.postMessage({ id: task.id, op: task.op, args: task.args }, sendable(task.transfer));
+      } catch (e) {
+        // Arguments that cannot be sent (a detached buffer, say) fail this task, not the slot.
+        task.reject(e instanceof Error ? e : new Error(String(e)));
+        continue;
+      }
       slot.task = task;
       slot.worker.ref();
-      slot.worker.postMessage({ id: task.id, op: task.op, args: task.args }, task.transfer);
     }
   }
 

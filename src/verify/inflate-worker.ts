@@ -7,6 +7,7 @@ import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { BlobInflater, GzipFailure, type MemberBoundary } from "./members.js";
 import { BATCH, OUTPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
+import { sendable } from "../node/transfer.js";
 
 const port = parentPort!;
 let pass = -1;
@@ -20,7 +21,7 @@ let diff: Hash | undefined;
 let size = 0;
 
 function post(msg: FromInflater, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(msg, transfer);
+  port.postMessage(msg, sendable(transfer));
 }
 
 function flush(): void {

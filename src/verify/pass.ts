@@ -6,6 +6,7 @@ import { Worker } from "node:worker_threads";
 import { INPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
 import { MAX_MEMBERS, MemberTable } from "./member-table.js";
 import type { LayerBlob } from "./target.js";
+import { sendable } from "../node/transfer.js";
 
 export interface PassResult<T> {
   /** sha256 of the bytes read, "sha256:…" (undefined when the read failed). */
@@ -182,7 +183,7 @@ export async function runPass<T>(
       inflight += piece.length;
       // transfer without a copy when the piece owns its buffer; a view into a shared one is copied
       const own = piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength && piece.buffer instanceof ArrayBuffer ? piece : piece.slice();
-      worker.postMessage({ type: "data", pass, bytes: own } satisfies ToInflater, [own.buffer as ArrayBuffer]);
+      worker.postMessage({ type: "data", pass, bytes: own } satisfies ToInflater, sendable([own.buffer as ArrayBuffer]));
       while (inflight > INPUT_LIMIT && !gzipError && !crashed) await new Promise<void>((r) => (credit = r));
       credit = null;
     }

@@ -72,6 +72,19 @@ test("an unknown operation fails its task and the pool keeps working", async () 
   }
 });
 
+test("a task whose input cannot be sent (a detached buffer) fails alone; the worker takes the next task", async () => {
+  const pool = new CorePool({ size: 1 });
+  try {
+    const data = new Uint8Array(1000);
+    await pool.run("sha256", { data }, { transfer: [data.buffer] }); // detaches `data` here
+    await rejects(() => pool.run("sha256", { data }, { transfer: [data.buffer] }), /detached|clone/i);
+    const fresh = randomBytes(100);
+    assert.is(await pool.run("sha256", { data: new Uint8Array(fresh) }), createHash("sha256").update(fresh).digest("hex"));
+  } finally {
+    await pool.close();
+  }
+});
+
 test("verifyAndStoreChunks: verified chunks are written (temp + rename), failed ones are not; filesExist", async () => {
   const dir = await mkdtemp(join(tmpdir(), "esgz-pool-"));
   const pool = new CorePool({ size: 1 });
