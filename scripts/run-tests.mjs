@@ -26,6 +26,8 @@ const timeoutMs = Number(process.env.ESGZ_TEST_TIMEOUT_S ?? 300) * 1000;
 // The whole run's budget (CI allows 90 min, set-up included): files not started by then fail unrun.
 const budgetMs = Number(process.env.ESGZ_TEST_BUDGET_S ?? 4200) * 1000;
 const started = Date.now();
+/** How long a file's process may live on after its last test. */
+const LINGER_MS = 15_000;
 const wanted = process.argv.slice(2);
 const folders = readdirSync(testDir)
   .filter((d) => d !== "helpers" && statSync(join(testDir, d)).isDirectory())
@@ -112,7 +114,21 @@ function runFile(rel) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout.on("data", (d) => { out += d; process.stdout.write(d); });
+  let lingered = false, linger;
+  child.stdout.on("data", (d) => {
+    out += d;
+    process.stdout.write(d);
+    // uvu prints its summary when the last test is done and then leaves exiting to the event loop:
+    // a handle a test left open (a socket, a timer, a child) keeps the process alive for ever.
+    if (!linger && /Duration:\s+[\d.]+m?s/.test(out)) {
+      linger = setTimeout(async () => {
+        lingered = true;
+        console.log(`\nrun-tests: ${rel} finished its tests but has not exited ${LINGER_MS / 1000} s later; what keeps it alive:`);
+        await diagnose(child.pid, reportDir, logDir);
+        try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
+      }, LINGER_MS);
+    }
+  });
   child.stderr.on("data", (d) => process.stderr.write(d));
   return new Promise((resolve) => {
     let timedOut = false;
@@ -125,6 +141,7 @@ function runFile(rel) {
     // 'exit', not 'close': a process the file left behind may still hold its output pipes open.
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(linger);
       try { process.kill(-child.pid, "SIGKILL"); } catch { /* the group is gone: as it should be */ }
       let finished = false;
       const finish = () => {
@@ -135,7 +152,7 @@ function runFile(rel) {
           sh("umount", ["-l", m]);
         }
         rmSync(dir, { recursive: true, force: true });
-        resolve({ out, code, signal, timedOut });
+        resolve({ out, code, signal, timedOut, lingered });
       };
       // the rest of its output, unless something outside its group keeps the pipes open
       const drained = setTimeout(() => { child.stdout.destroy(); child.stderr.destroy(); finish(); }, 5000);
@@ -145,7 +162,7 @@ function runFile(rel) {
 }
 
 let passed = 0, failed = 0, skipped = 0;
-const broken = [], hungOnce = [];
+const broken = [], hungOnce = [], lingering = [];
 let lastFolder = "";
 for (const rel of files) {
   const folder = rel.split("/")[0];
@@ -172,12 +189,15 @@ for (const rel of files) {
   if (r.timedOut) {
     failed += 1;
     broken.push(`${rel} (hung twice)`);
+  } else if (r.lingered) {
+    lingering.push(rel); // its results stand; the handle it leaked is printed above
   } else if (r.code !== 0 && total - ok - skip === 0) {
     // uvu exits non-zero without counting a failure when a file throws at import or the process dies.
     failed += 1;
     broken.push(`${rel} (exit ${r.code ?? r.signal})`);
   }
 }
+if (lingering.length) console.log(`\nkilled after their tests (a handle kept them alive): ${lingering.join(", ")}`);
 if (hungOnce.length) console.log(`\nhung once, then ran again: ${hungOnce.join(", ")}`);
 if (broken.length) console.log(`\ncrashed or hung: ${broken.join(", ")}`);
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
