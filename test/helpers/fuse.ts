@@ -13,7 +13,7 @@ export const execFileP = promisify(execFile);
 /** Runs a command, resolving to stdout; rejects with stderr in the message on failure. */
 export async function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
   try {
-    const { stdout } = await execFileP(cmd, args, { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 });
+    const { stdout } = await execFileP(cmd, args, { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000, killSignal: "SIGKILL", maxBuffer: 64 << 20 });
     return stdout;
   } catch (e) {
     const err = e as Error & { stderr?: string; stdout?: string };
