@@ -103,6 +103,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const onSignal = () => { void cleanup().finally(() => process.exit(130)); };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  // What the store said last, for a failed check or step (its log is JSON lines on stderr).
+  const storeLogTail = () => {
+    const lines = store?.logs().trimEnd().split("\n") ?? [];
+    if (lines.length) process.stderr.write(`the store's last log lines:\n${lines.slice(-30).join("\n")}\n`);
+  };
   let failures = 0;
   const check = (ok: boolean, what: string) => { say(`     ${ok ? "ok  " : "FAIL"} ${what}`); if (!ok) failures++; };
   try {
@@ -179,7 +184,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     check(blobDigest === app.to && (await stat(join(appDir, "blob"))).size === app.size, "blob is the registry's bytes, digest for digest");
     say();
     say(failures ? `${failures} check(s) failed` : "every check passed; cleaning up (unmount, stop the registry, remove temp dirs)");
+    if (failures) storeLogTail();
     return failures ? 1 : 0;
+  } catch (err) {
+    storeLogTail();
+    throw err;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
