@@ -12,6 +12,7 @@ import { isDigest, manifestReference, toReference, type Reference } from "./refe
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Session } from "./session.js";
 import { BufferSink, Transport, type ProxyConfig } from "./transport.js";
+import type { RangeSocketStats } from "./range-socket.js";
 
 /** stargz-store's `[blob]` keys that concern the network. */
 export interface BlobConfig {
@@ -39,6 +40,8 @@ export interface RegistryClientOptions {
   mirrorCooldownMs?: number;
   /** Forward proxy; default HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment, `false` for none. */
   proxy?: ProxyConfig | false;
+  /** Blob range GETs on the client's own kept-alive sockets (default true; false: all on undici). */
+  rangeSockets?: boolean;
 }
 
 export interface FetchedManifest {
@@ -82,7 +85,7 @@ export class RegistryClient {
       maxWaitMs: b.max_wait_msec ?? DEFAULT_RETRY.maxWaitMs,
       budgetMs: (b.fetching_timeout_sec ?? DEFAULT_RETRY.budgetMs / 1000) * 1000,
     };
-    this.transport = new Transport({ connections: opts.connections, userAgent: opts.userAgent, proxy: opts.proxy });
+    this.transport = new Transport({ connections: opts.connections, userAgent: opts.userAgent, proxy: opts.proxy, rangeSockets: opts.rangeSockets });
     this.session = new Session({
       resolver: opts.resolver ?? {},
       retry,
@@ -198,6 +201,11 @@ export class RegistryClient {
   putManifest(refIn: Reference | string, bytes: Uint8Array, mediaType: string, reference?: string): Promise<string> {
     const ref = toReference(refIn);
     return putManifest(this.session, ref, reference ?? manifestReference(ref), bytes, mediaType);
+  }
+
+  /** Requests, connections, fallbacks of the range-GET fast path so far (undefined when it is off). */
+  get rangeSocketStats(): Readonly<RangeSocketStats> | undefined {
+    return this.transport.rangeSocketStats;
   }
 
   /** Closes every pooled connection. */

@@ -60,6 +60,7 @@ test("basic auth: credentials from $REGISTRY_AUTH_FILE; none or wrong ones refus
     const [a, b] = await client.readBlob(r.ref, r.layers[0].digest, [{ offset: 0, length: 1000 }, { offset: 400_000, length: 99_999 }]);
     assert.is(hex(a), hex(layer.subarray(0, 1000)));
     assert.is(hex(b), hex(layer.subarray(400_000, 499_999)));
+    assert.equal([client.rangeSocketStats!.requests, client.rangeSocketStats!.fallbacks], [1, 0], "the ranged GET went on the fast path");
     await rejects(anon.resolveImage(`${basicReg.host}/team/app:v1`), "auth", new RegExp(`registry ${basicReg.host}, repository team/app, manifest v1: .*requires basic credentials and none were found`));
     await rejects(wrong.resolveImage(`${basicReg.host}/team/app:v1`), "auth", new RegExp(`registry ${basicReg.host}, repository team/app, manifest v1: HTTP 401 .*UNAUTHORIZED`));
     const log = await basicReg.accessLog();
@@ -103,6 +104,9 @@ test("token auth: pull+push scope for pushes, pull for reads, one token per scop
       "the mount's token covers the source repository");
     const [m] = await client.readBlob(`${tokenReg.host}/private/other:v1`, up.digest, [{ offset: 199_000, length: 1000 }]);
     assert.is(hex(m), hex(data.subarray(199_000)));
+    // Each read's GET (and the 401 that asked for the pull token) on the fast path, none handed to undici.
+    assert.ok(client.rangeSocketStats!.requests >= 6, `${client.rangeSocketStats!.requests} fast-path requests`);
+    assert.is(client.rangeSocketStats!.fallbacks, 0);
 
     const anon = new RegistryClient({ credentials: fixed(undefined) });
     try {
@@ -129,6 +133,7 @@ test("token auth: anonymous pull where allowed; a refused token is replaced; an 
     assert.is(hex(a), hex(data.subarray(10, 30)));
     assert.is(tokens.requests.length, 2, "refused token replaced once");
     assert.ok(tokens.requests.every((r) => r.user === undefined && r.scopes[0] === "repository:public/lib:pull"));
+    assert.ok(anon.rangeSocketStats!.requests >= 2 && anon.rangeSocketStats!.fallbacks === 0, "the refused token's 401 came on the fast path");
 
     tokens.expiresIn = 1; // tokens now live 1 s (minus a margin): the client must fetch a new one before use
     const short = new RegistryClient({ credentials: fixed(undefined) });

@@ -23,6 +23,13 @@ const layer = randomBytes(2 * 1024 * 1024);
 
 const isBlobGet = (r: { method: string; path: string }) => r.method === "GET" && r.path.includes("/blobs/sha256:");
 const blobGets = (p: FaultProxy) => p.seen.filter(isBlobGet).length;
+/** The main client's fast-path counters when the test began: its blob GETs must all go there. */
+let fastAtStart = { requests: 0, fallbacks: 0 };
+function allOnFastPath(c: RegistryClient, since: { requests: number; fallbacks: number }, gets: number): void {
+  const now = c.rangeSocketStats!;
+  assert.is(now.requests - since.requests, gets, "every blob GET went on the range-socket fast path");
+  assert.is(now.fallbacks - since.fallbacks, 0, "none handed to undici");
+}
 
 async function rejects(p: Promise<unknown>, code: string, re: RegExp): Promise<RegistryError> {
   try {
@@ -64,6 +71,7 @@ test.after(async () => {
   await reg?.stop();
 });
 test.before.each(() => {
+  fastAtStart = { ...client.rangeSocketStats! };
   proxy.rules = [];
   storage.rules = [];
   proxy.seen = [];
@@ -80,6 +88,7 @@ test("500 then 429 with Retry-After, then success; a persistent 503 ends in an e
   const err = await rejects(client.readBlob(ref, digest, [{ offset: 0, length: 10 }]), "http",
     new RegExp(`^registry ${proxy.host}, repository faults/app, blob ${digest}: HTTP 503 .*INJECTED.*gave up after 4 attempts`));
   assert.is(err.status, 503);
+  allOnFastPath(client, fastAtStart, 3 + 4);
 });
 
 test("connection dropped mid-body, truncated body: retried, right bytes", async () => {
@@ -93,6 +102,7 @@ test("connection dropped mid-body, truncated body: retried, right bytes", async 
 
   proxy.rules.push({ match: isBlobGet, fault: { kind: "truncate" }, times: 4 });
   await rejects(client.readBlob(ref, digest, [{ offset: 0, length: 1000 }]), "protocol", new RegExp(`blob ${digest}: Content-Length 500 disagrees with Content-Range bytes 0-999/${layer.length}`));
+  allOnFastPath(client, fastAtStart, 2 + 2 + 4);
 });
 
 test("a slow answer hits the timeout and is retried; always slow ends in a timeout error", async () => {
@@ -104,12 +114,14 @@ test("a slow answer hits the timeout and is retried; always slow ends in a timeo
   try {
     await impatient.readBlob(ref, digest, [{ offset: 0, length: 1 }]); // auth settled before timing matters
     proxy.seen = [];
+    const fast0 = { ...impatient.rangeSocketStats! };
     proxy.rules.push({ match: isBlobGet, fault: { kind: "delay", ms: 5000 } });
     const [got] = await impatient.readBlob(ref, digest, [{ offset: 42, length: 4242 }]);
     assert.is(hex(got), hex(layer.subarray(42, 42 + 4242)));
     assert.is(blobGets(proxy), 2);
     proxy.rules.push({ match: isBlobGet, fault: { kind: "delay", ms: 5000 }, times: 2 });
     await rejects(impatient.readBlob(ref, digest, [{ offset: 0, length: 10 }]), "timeout", new RegExp(`blob ${digest}: no response headers within the timeout.*gave up after 2 attempts`));
+    allOnFastPath(impatient, fast0, 2 + 2);
   } finally {
     await impatient.close();
   }
@@ -122,6 +134,7 @@ test("a wrong Content-Range is never trusted", async () => {
   assert.is(blobGets(proxy), 2);
   proxy.rules.push({ match: isBlobGet, fault: { kind: "header", name: "content-range", rewrite: shift }, times: 4 });
   await rejects(client.readBlob(ref, digest, [{ offset: 777, length: 10_000 }]), "protocol", /Content-Range bytes 778-10777\/\d+ does not cover the requested bytes 777-10776/);
+  allOnFastPath(client, fastAtStart, 2 + 4);
 });
 
 test("a registry without multi-range support: whole body cut short once, then one covering range", async () => {
@@ -135,6 +148,7 @@ test("a registry without multi-range support: whole body cut short once, then on
     assert.is(hex(again[1]), hex(layer.subarray(60_000, 60_010)));
     const ranged = proxy.seen.filter(isBlobGet).map((r) => r.headers.range);
     assert.equal(ranged.filter((r) => r !== undefined && r !== "" ).slice(-1), ["bytes=20-60009"], "one covering range once multi-range failed");
+    allOnFastPath(c2, { requests: 0, fallbacks: 0 }, blobGets(proxy));
     proxy.seen = [];
     const far = await c2.readBlob(ref, digest, [{ offset: 0, length: 100 }, { offset: 1_900_000, length: 100 }, { offset: 100_000, length: 10 }]);
     assert.is(hex(far[1]), hex(layer.subarray(1_900_000, 1_900_100)));
@@ -157,6 +171,7 @@ test("blob size: HEAD refused, then a one-byte ranged GET tells the size", async
   const reader = await client.openBlob(ref, digest);
   assert.is(reader.size, layer.length);
   assert.is(hex(await reader.read(layer.length - 10, 10)), hex(layer.subarray(layer.length - 10)));
+  allOnFastPath(client, fastAtStart, 2);
 });
 
 test("uploads survive a 500 on a PATCH and a lost answer to the final PUT", async () => {
@@ -193,6 +208,7 @@ test("redirect to blob storage: no credentials or registry headers there; the UR
   assert.is(blobGets(proxy), 2, "resolved again through the registry after the storage URL expired");
   assert.is(blobGets(storage), 4);
   assert.ok(storage.seen.every((r) => r.headers.authorization === undefined));
+  allOnFastPath(client, fastAtStart, blobGets(proxy) + blobGets(storage));
 });
 
 test("blob size through a redirect to storage that refuses HEAD", async () => {
@@ -200,6 +216,7 @@ test("blob size through a redirect to storage that refuses HEAD", async () => {
   storage.rules.push({ match: (r) => r.method === "HEAD", fault: { kind: "status", status: 403 }, times: 100 });
   assert.is(await client.blobSize(ref, digest), layer.length);
   assert.equal(storage.seen.map((r) => [r.method, r.headers.range ?? null, r.headers.authorization ?? null]), [["HEAD", null, null], ["GET", "bytes=0-0", null]]);
+  allOnFastPath(client, fastAtStart, 2);
 });
 
 test.run();

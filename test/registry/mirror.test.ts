@@ -64,6 +64,8 @@ test("reads go through the mirror; the origin only sees the mirror; fall back to
     assert.is(r2.manifestDigest, img.manifestDigest);
     const after = await origin.accessLog();
     assert.ok(after.some((e) => e.userAgent === "esgz-fast-test" && e.path === `/v2/cache/app/blobs/${d}` && e.status === 206), "fell back to the origin");
+    assert.ok(client.rangeSocketStats!.requests >= 3, "ranged GETs to the mirror and the origin on the fast path");
+    assert.is(client.rangeSocketStats!.fallbacks, 0);
   } finally {
     await client.close();
   }
@@ -85,9 +87,11 @@ test("a forward proxy (HTTP_PROXY) carries requests to non-loopback hosts; loopb
     const [a] = await client.readBlob(r.ref, r.layers[0].digest, [{ offset: 4_000_000, length: 12_345 }]);
     assert.is(hex(a), hex(layer.subarray(4_000_000, 4_012_345)));
     assert.ok(fwd.connects.length >= 1 && fwd.connects.every((c) => c === name), `tunnels: ${fwd.connects.join(", ")}`);
+    assert.is(client.rangeSocketStats!.requests, 0, "a proxied origin's ranges stay on undici");
     const n = fwd.connects.length;
     await client.readBlob(`${origin.host}/cache/app:v1`, r.layers[0].digest, [{ offset: 0, length: 10 }]);
     assert.is(fwd.connects.length, n, "127.0.0.1 is not proxied");
+    assert.is(client.rangeSocketStats!.requests, 1, "a loopback origin's ranges go on the fast path");
     try {
       await direct.resolveImage(`${name}/cache/app:v1`);
       assert.unreachable("resolved without the proxy");
