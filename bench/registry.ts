@@ -1,7 +1,8 @@
 // npm run bench:registry — range reads from a loopback docker-registry holding a 64 MiB random blob:
-// the registry client (undici, into caller buffers) beside one curl process fetching the same ranges
+// the registry client (its range-GET sockets, into caller buffers) beside one curl process fetching the same ranges
 // over one kept-alive connection (`--next`, per-request `-r`, `-w %{time_total}`), in the same run;
-// and, as the floor under any Node client, undici's own Pool.request for the same small ranges.
+// and, as the floor under any Node client, undici's own Pool.request for the same small ranges; and
+// the client with its range-GET fast path off (`rangeSockets: false`, all on undici) beside it.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
@@ -30,7 +31,7 @@ const pct = (xs: number[], q: number) => {
 };
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-const cpu = { ours: 0, curl: 0 }; // CPU ms (user + system) spent by each side in the measured runs
+const cpu = { ours: 0, curl: 0, onUndici: 0 }; // CPU ms (user + system) spent by each side in the measured runs
 
 /** "0m1.250s" → ms */
 const bashTime = (s: string) => { const m = /(\d+)m([\d.]+)s/.exec(s); return m ? (Number(m[1]) * 60 + Number(m[2])) * 1000 : NaN; };
@@ -75,7 +76,7 @@ async function undiciTimes(pool: Pool, path: string, rs: Range[]): Promise<numbe
   return times;
 }
 
-async function oursTimes(reader: BlobReader, rs: (Range | Range[])[]): Promise<number[]> {
+async function oursTimes(reader: BlobReader, rs: (Range | Range[])[], side: "ours" | "onUndici" = "ours"): Promise<number[]> {
   const times: number[] = [];
   const bufs = callerBuffers(Math.max(...rs.flatMap((r) => (Array.isArray(r) ? r : [r]).map((x) => x.length))));
   const c0 = process.cpuUsage();
@@ -87,12 +88,13 @@ async function oursTimes(reader: BlobReader, rs: (Range | Range[])[]): Promise<n
     times.push(performance.now() - t0);
   }
   const c1 = process.cpuUsage(c0);
-  cpu.ours += (c1.user + c1.system) / 1000;
+  cpu[side] += (c1.user + c1.system) / 1000;
   return times;
 }
 
 const reg = await startRegistry();
 const client = new RegistryClient({ connections: 1 });
+const clientOnUndici = new RegistryClient({ connections: 1, rangeSockets: false });
 let pool!: Pool;
 try {
   const blob = randomBytes(BLOB);
@@ -102,6 +104,7 @@ try {
   const url = `${reg.url}${path}`;
   pool = new Pool(reg.url, { connections: 1, pipelining: 1 });
   const reader = await client.openBlob(ref, digest, BLOB); // as the store reads: a BlobReader, caller buffers
+  const readerOnUndici = await clientOnUndici.openBlob(ref, digest, BLOB);
 
   const small = ranges(400, 64 * 1024, 7);
   const large = ranges(48, 4 * MiB, 3);
@@ -112,28 +115,33 @@ try {
   await oursTimes(reader, ranges(20, 64 * 1024, 99));
   await curlTimes(url, ranges(20, 64 * 1024, 99));
   await undiciTimes(pool, path, ranges(20, 64 * 1024, 99));
+  await oursTimes(readerOnUndici, ranges(20, 64 * 1024, 99), "onUndici");
   // Large reads run other code paths (body pieces by the hundred): warm those too, on both Node sides.
   await oursTimes(reader, ranges(8, 4 * MiB, 5));
   await undiciTimes(pool, path, ranges(8, 4 * MiB, 5));
+  await oursTimes(readerOnUndici, ranges(8, 4 * MiB, 5), "onUndici");
 
   // Alternate the two sides in rounds so that load from other processes on the machine falls on both.
   const both = async (rs: (Range | Range[])[], rounds = 4, withFloor = false) => {
-    cpu.ours = cpu.curl = 0;
-    const o: number[] = [], c: number[] = [], u: number[] = [];
+    cpu.ours = cpu.curl = cpu.onUndici = 0;
+    const o: number[] = [], c: number[] = [], u: number[] = [], ou: number[] = [];
     const per = Math.ceil(rs.length / rounds);
     for (let i = 0; i < rs.length; i += per) {
       const part = rs.slice(i, i + per);
       o.push(...(await oursTimes(reader, part)));
       c.push(...(await curlTimes(url, part)));
-      if (withFloor) u.push(...(await undiciTimes(pool, path, part as Range[])));
+      if (withFloor) {
+        u.push(...(await undiciTimes(pool, path, part as Range[])));
+        ou.push(...(await oursTimes(readerOnUndici, part, "onUndici")));
+      }
     }
-    return [o, c, (cpu.ours * 1000) / rs.length, (cpu.curl * 1000) / rs.length, u] as const;
+    return [o, c, (cpu.ours * 1000) / rs.length, (cpu.curl * 1000) / rs.length, u, ou, (cpu.onUndici * 1000) / rs.length] as const;
   };
 
   const rows: [string, string, string, string][] = [];
   const fmt = (x: number, unit: string) => `${x.toFixed(unit === "ms" ? 3 : 0)} ${unit}`;
 
-  const [oSmall, cSmall, oSmallCpu, cSmallCpu, uSmall] = await both(small, 4, true);
+  const [oSmall, cSmall, oSmallCpu, cSmallCpu, uSmall, ouSmall, ouSmallCpu] = await both(small, 4, true);
   for (const q of [0.5, 0.99]) {
     const o = pct(oSmall, q), c = pct(cSmall, q);
     rows.push([`64 KiB ranges, p${q * 100} latency`, fmt(o, "ms"), fmt(c, "ms"), `${(o / c).toFixed(2)}× (target ≤ 1.20×)`]);
@@ -142,25 +150,34 @@ try {
     const u = pct(uSmall, q), c = pct(cSmall, q);
     rows.push([`  floor: undici Pool.request alone, p${q * 100}`, fmt(u, "ms"), fmt(c, "ms"), `${(u / c).toFixed(2)}×`]);
   }
+  for (const q of [0.5, 0.99]) {
+    const u = pct(ouSmall, q), c = pct(cSmall, q);
+    rows.push([`  esgz-fast on undici (rangeSockets: false), p${q * 100}`, fmt(u, "ms"), fmt(c, "ms"), `${(u / c).toFixed(2)}×`]);
+  }
   rows.push([`64 KiB ranges, CPU per request`, fmt(oSmallCpu, "µs"), fmt(cSmallCpu, "µs"), `${(oSmallCpu / cSmallCpu).toFixed(2)}×`]);
+  rows.push([`  esgz-fast on undici, CPU per request`, fmt(ouSmallCpu, "µs"), fmt(cSmallCpu, "µs"), `${(ouSmallCpu / cSmallCpu).toFixed(2)}×`]);
   const [oMulti, cMulti] = await both(multi);
   rows.push([`8×64 KiB, one multipart request, p50`, fmt(pct(oMulti, 0.5), "ms"), fmt(pct(cMulti, 0.5), "ms"), `${(pct(oMulti, 0.5) / pct(cMulti, 0.5)).toFixed(2)}×`]);
 
-  const [oLarge, cLarge, oLargeCpu, cLargeCpu, uLarge] = await both(large, 4, true);
+  const [oLarge, cLarge, oLargeCpu, cLargeCpu, uLarge, ouLarge, ouLargeCpu] = await both(large, 4, true);
   const bytes = sum(large.map((r) => r.length));
-  const oTp = bytes / 1e6 / (sum(oLarge) / 1000), cTp = bytes / 1e6 / (sum(cLarge) / 1000), uTp = bytes / 1e6 / (sum(uLarge) / 1000);
+  const tp = (times: number[]) => bytes / 1e6 / (sum(times) / 1000);
+  const oTp = tp(oLarge), cTp = tp(cLarge), uTp = tp(uLarge), ouTp = tp(ouLarge);
   rows.push([`4 MiB ranges, throughput`, fmt(oTp, "MB/s"), fmt(cTp, "MB/s"), `${((oTp / cTp) * 100).toFixed(0)} % (target ≥ 90 %)`]);
   rows.push([`  floor: undici Pool.request alone`, fmt(uTp, "MB/s"), fmt(cTp, "MB/s"), `${((uTp / cTp) * 100).toFixed(0)} %`]);
+  rows.push([`  esgz-fast on undici (rangeSockets: false)`, fmt(ouTp, "MB/s"), fmt(cTp, "MB/s"), `${((ouTp / cTp) * 100).toFixed(0)} %`]);
   rows.push([`4 MiB ranges, CPU per request`, fmt(oLargeCpu, "µs"), fmt(cLargeCpu, "µs"), `${(oLargeCpu / cLargeCpu).toFixed(2)}×`]);
+  rows.push([`  esgz-fast on undici, CPU per request`, fmt(ouLargeCpu, "µs"), fmt(cLargeCpu, "µs"), `${(ouLargeCpu / cLargeCpu).toFixed(2)}×`]);
   rows.push([`4 MiB ranges, p50 latency`, fmt(pct(oLarge, 0.5), "ms"), fmt(pct(cLarge, 0.5), "ms"), `${(pct(oLarge, 0.5) / pct(cLarge, 0.5)).toFixed(2)}×`]);
 
   const load = (await import("node:os")).loadavg()[0];
   console.log(`\nregistry range reads — loopback docker-registry, ${BLOB / MiB} MiB random blob; ${small.length} small, ${multi.length} multi, ${large.length} large requests, sequential, one connection each side; load average ${load.toFixed(1)} on ${(await import("node:os")).cpus().length} cores`);
-  const w = [42, 16, 16, 0];
+  const w = [48, 16, 16, 0];
   console.log(["", "esgz-fast", "curl", "ratio"].map((s, i) => s.padEnd(w[i])).join(""));
   for (const r of rows) console.log(r.map((s, i) => s.padEnd(w[i])).join(""));
 } finally {
   await client.close();
+  await clientOnUndici.close();
   await pool?.close();
   await reg.stop();
 }

@@ -13,7 +13,7 @@ import type { BodySink, ResponseHead, SinkChooser } from "./transport.js";
 /** The answer was not one this path handles: send the request on undici instead. */
 export const FALLBACK = Symbol("fallback");
 
-const READ_BUFFER_BYTES = 256 * 1024;
+const READ_BUFFER_BYTES = 64 * 1024;
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE = 1024;
 const CONNECT_TIMEOUT_MS = 10_000;
