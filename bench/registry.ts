@@ -172,7 +172,7 @@ try {
 
   const load = (await import("node:os")).loadavg()[0];
   console.log(`\nregistry range reads — loopback docker-registry, ${BLOB / MiB} MiB random blob; ${small.length} small, ${multi.length} multi, ${large.length} large requests, sequential, one connection each side; load average ${load.toFixed(1)} on ${(await import("node:os")).cpus().length} cores`);
-  const w = [48, 16, 16, 0];
+  const w = [52, 16, 16, 0];
   console.log(["", "esgz-fast", "curl", "ratio"].map((s, i) => s.padEnd(w[i])).join(""));
   for (const r of rows) console.log(r.map((s, i) => s.padEnd(w[i])).join(""));
 } finally {
