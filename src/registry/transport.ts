@@ -1,6 +1,7 @@
 // HTTP on undici: one Pool per origin (keep-alive, bounded connections), requests dispatched with a
 // raw handler so that body bytes go from undici's socket buffers straight to a sink that copies
-// them once into the caller's memory. No redirects, auth or retries here: the client does those.
+// them once into the caller's memory. Ranged GETs to origins reached directly go on the own
+// sockets of range-socket.ts instead (fewer copies). No redirects, auth or retries here: the client does those.
 import { createRequire } from "node:module";
 import type { Dispatcher, EnvHttpProxyAgent, Pool } from "undici";
 import type { IncomingHttpHeaders } from "node:http";
@@ -24,7 +25,7 @@ export interface ResponseHead {
 
 /** Consumes one response body. */
 export interface BodySink {
-  /** A piece of the body (a view into undici's buffer, valid only during the call). Return true when nothing more is needed. */
+  /** A piece of the body (a view into the transport's read buffer, valid only during the call). Return true when nothing more is needed. */
   data(chunk: Uint8Array): boolean | void;
   /** The body ended where the server said it would. Throw to fail the request. */
   end(): void;
