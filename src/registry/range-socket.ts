@@ -58,7 +58,7 @@ class Conn {
   /** Completed a response before (a failure before any byte of the next one means it went stale). */
   reused = false;
   idleSince = 0;
-  /** Until which time (ms) an idle connection may be used again. */
+  /** How long (ms) after its last response an idle connection may be used again (the server's keep-alive timeout less a margin). */
   keepAliveUntil = Infinity;
   private closed = false;
   private error: Error | undefined;
