@@ -2,9 +2,9 @@
 // converted with our writer; cached in .bench-cache/), beside, in the same run, the shell pipeline
 // `sha256sum blob; gzip -dc blob | sha256sum` (blob digest + diffID only: it checks less).
 // Per layer: verifyLayer() in this process (the work itself: wall time and CPU time of all threads),
-// the CLI as a subprocess (what a user waits for, Node start-up and module loading included), and the
-// shell pipeline (wall time and its processes' CPU time). Median of a few runs. On a busy machine the
-// wall times follow the load; the CPU times much less.
+// the CLI (the bundled `bin`) as a subprocess (what a user waits for, Node start-up and module loading
+// included), and the shell pipeline (wall time and its processes' CPU time). Median of a few runs. On a
+// busy machine the wall times follow the load; the CPU times much less.
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -14,6 +14,7 @@ import { convertLayerFile } from "../src/convert/layer.js";
 import { blobTarget } from "../src/verify/inputs/blob.js";
 import { verifyLayer } from "../src/verify/layer.js";
 import { CHECKS, layerFailed } from "../src/verify/checks.js";
+import { cliPath } from "../src/demo/store.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const cache = join(root, ".bench-cache");
@@ -91,7 +92,7 @@ for (const i of [1, 2]) {
   }
   const [, , out] = await pipelineRun(blob);
   if (!out.includes(facts.diffId.slice(7)) || !out.includes(facts.digest.slice(7))) throw new Error(`pipeline output unexpected: ${out}`);
-  const cliArgs = [join(root, "dist", "src", "cli", "main.js"), "verify", blob, "--digest", facts.digest, "--toc-digest", facts.tocDigest, "--diff-id", facts.diffId, "--uncompressed-size", String(facts.uncompressedSize)];
+  const cliArgs = [cliPath, "verify", blob, "--digest", facts.digest, "--toc-digest", facts.tocDigest, "--diff-id", facts.diffId, "--uncompressed-size", String(facts.uncompressedSize)];
   const t = { wall: [] as number[], cpu: [] as number[], cli: [] as number[], pipe: [] as number[], pipeCpu: [] as number[] };
   for (let r = 0; r < RUNS; r++) {
     const [pw, pc] = await pipelineRun(blob);

@@ -7,8 +7,10 @@ import type { CAC } from "cac";
 const command = process.argv[2];
 if (command === "verify" && !process.argv.includes("--help") && !process.argv.includes("-h")) {
   // The inflate worker's start-up (a Node thread's bootstrap, its modules, its Wasm core: longer than
-  // the work on a small layer) begins first, on the other core, while this thread loads the CLI.
-  void import("../verify/pass.js").then((m) => m.warmInflateWorker(), () => {});
+  // the work on a small layer) begins first, on the other core, while this thread loads the CLI —
+  // unless the input is a blob file small enough to be inflated on this thread.
+  const input = process.argv.slice(3).find((a) => !a.startsWith("-"));
+  void import("../verify/pass.js").then((m) => m.warmInflateWorkerFor(input), () => {});
 }
 if (command === "mount") {
   // stargz-store's Go-style flags, -h and --help included, belong to src/store/config.ts: cac would

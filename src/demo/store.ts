@@ -4,11 +4,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The built CLI (dist/src/cli/main.js), beside this module in dist/. */
-export const cliPath = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+/** The installed command: the bundled CLI (package.json's `bin`), found from the package's root,
+ *  since this module runs both from dist/src/demo and bundled into dist/bundle. */
+export const cliPath = join(dirname(fileURLToPath(import.meta.resolve("esgz-fast/package.json"))), "dist", "bundle", "cli.js");
 
 export interface StoreProcess {
   pid: number;

@@ -4,9 +4,12 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Core, loadCoreSync } from "../core/wasm.js";
 
-/** build/ of this package, whether running from dist/src/node or elsewhere under dist/. */
+/**
+ * build/core.wasm (or core.debug.wasm) of this package, through the package's own export map: this
+ * module runs from dist/src/node and, bundled, from dist/bundle, so no path relative to it holds for both.
+ */
 export const wasmPath = (variant: "release" | "debug" = defaultVariant()): string =>
-  fileURLToPath(new URL(`../../../build/${variant === "debug" ? "core.debug.wasm" : "core.wasm"}`, import.meta.url));
+  fileURLToPath(import.meta.resolve(variant === "debug" ? "esgz-fast/core.debug.wasm" : "esgz-fast/core.wasm"));
 
 function defaultVariant(): "release" | "debug" {
   return process.env.ESGZ_CORE === "debug" ? "debug" : "release";

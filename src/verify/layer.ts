@@ -7,7 +7,7 @@ import { CheckBook, type LayerKind, type LayerReport } from "./checks.js";
 import type { MemberTable } from "./member-table.js";
 import { checkFooterPlacement, checkOffsets } from "./offsets.js";
 import { diffIdOnMainThread } from "./balance.js";
-import { runPass, warmInflateWorker, type PassResult } from "./pass.js";
+import { inflatesInline, runPass, warmInflateWorker, type PassResult } from "./pass.js";
 import { readTail, type Tail } from "./tail.js";
 import { checkStream, type StreamFacts } from "./tar-check.js";
 import { isGzipMediaType, type LayerBlob, type LayerTarget } from "./target.js";
@@ -52,13 +52,14 @@ async function check(blob: LayerBlob, target: LayerTarget, book: CheckBook, repo
   }
 
   // The worker starts while the tail (footer, TOC) is read; the TOC says how to share the work.
-  warmInflateWorker();
+  const inline = inflatesInline(blob.size);
+  if (!inline) warmInflateWorker();
   const tailRead = readTail(blob);
   tailRead.catch(() => {}); // rethrown below
   try {
     const tail = await tailRead;
     const pass = await runPass(blob, (stream, gzipFailed) => checkStream(stream, tail.toc, book, gzipFailed), progress, {
-      diffIdOnMainThread: diffIdOnMainThread(tail.toc, blob.size),
+      diffIdOnMainThread: !inline && diffIdOnMainThread(tail.toc, blob.size), // inline: all on this thread anyway
     });
     await checkWithTail(blob, await tailRead, pass, target, book, report);
   } finally {

@@ -1,10 +1,14 @@
 // The one sequential read: each piece of the blob is hashed (blob digest) on this thread and handed,
 // without a copy, to the inflate worker; the decompressed stream comes back in order for the tar and
 // chunk checks. The worker inflates while this thread hashes and checks: both cores busy.
+// A small blob is inflated on this thread instead (runInline): starting the worker costs more than
+// the parallelism saves on it.
 import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
-import { INPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
+import { BATCH, INPUT_LIMIT, OUTPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
 import { MAX_MEMBERS, MemberTable } from "./member-table.js";
+import { BlobInflater, GzipFailure } from "./members.js";
 import type { LayerBlob } from "./target.js";
 import { sendable } from "../node/transfer.js";
 
@@ -75,6 +79,14 @@ export function warmInflateWorker(): void {
   inflateWorker();
 }
 
+/** Starts the worker now unless `input` names a blob file that runPass will inflate on this thread
+ *  (a directory, a registry reference or no input at all: started). */
+export async function warmInflateWorkerFor(input: string | undefined): Promise<void> {
+  const st = input === undefined ? undefined : await stat(input).catch(() => undefined);
+  if (st?.isFile() && inflatesInline(st.size)) return;
+  inflateWorker();
+}
+
 /** Stops the shared worker (tests, benchmarks); the next pass starts a new one. */
 export async function stopInflateWorker(): Promise<void> {
   const w = shared;
@@ -83,15 +95,32 @@ export async function stopInflateWorker(): Promise<void> {
 }
 
 /**
+ * Blobs up to this many bytes are inflated on the main thread: below it a worker's start-up (a Node
+ * thread's bootstrap, its modules, its Wasm core: ~100 ms on the 2-core machine) costs more than
+ * inflating beside the checks saves (docs/decisions.md, "Verify: small blobs inline").
+ * `ESGZ_VERIFY_INLINE_BYTES` overrides it (0: always the worker).
+ */
+export const INLINE_BYTES = 16 << 20;
+
+export function inflatesInline(blobSize: number): boolean {
+  const env = process.env.ESGZ_VERIFY_INLINE_BYTES;
+  const limit = env !== undefined && env !== "" && Number.isFinite(Number(env)) ? Number(env) : INLINE_BYTES;
+  return blobSize <= limit;
+}
+
+type Consume<T> = (decompressed: AsyncIterable<Uint8Array>, gzipFailed: () => boolean) => Promise<T>;
+
+/**
  * Reads `blob` once front to back. `consume` gets the decompressed stream (it must read it to the end)
  * and its result is returned with the blob digest, the member boundaries and any gzip or I/O error.
  */
 export async function runPass<T>(
   blob: LayerBlob,
-  consume: (decompressed: AsyncIterable<Uint8Array>, gzipFailed: () => boolean) => Promise<T>,
+  consume: Consume<T>,
   onProgress?: (bytesRead: number) => void,
   opts: { diffIdOnMainThread?: boolean } = {},
 ): Promise<PassResult<T>> {
+  if (inflatesInline(blob.size)) return runInline(blob, consume, onProgress);
   const diffHere = opts.diffIdOnMainThread ? createHash("sha256") : undefined;
   const worker = inflateWorker();
   const pass = ++passes;
@@ -182,7 +211,7 @@ export async function runPass<T>(
       if (gzipError || crashed) continue; // keep hashing the blob; the worker has nothing left to do
       inflight += piece.length;
       // transfer without a copy when the piece owns its buffer; a view into a shared one is copied
-      const own = piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength && piece.buffer instanceof ArrayBuffer ? piece : piece.slice();
+      const own = piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength && piece.buffer instanceof ArrayBuffer ? piece : new Uint8Array(piece); // a copy (Buffer#slice would be a view)
       worker.postMessage({ type: "data", pass, bytes: own } satisfies ToInflater, sendable([own.buffer as ArrayBuffer]));
       while (inflight > INPUT_LIMIT && !gzipError && !crashed) await new Promise<void>((r) => (credit = r));
       credit = null;
@@ -204,5 +233,109 @@ export async function runPass<T>(
     worker.off("error", onError);
     worker.unref();
     if (ioError) await stopInflateWorker(); // it may be mid-member of an abandoned pass
+  }
+}
+
+/** Input handed to the inflater at a time on this thread: one call's output (at most ~1032× its input)
+ *  then waits for the consumer, as the worker's does, so a decompression bomb stays bounded. */
+const INLINE_SLICE = 16 << 10;
+
+/** runPass without the worker: this thread reads, hashes, inflates (its own core) and checks in turn. */
+async function runInline<T>(blob: LayerBlob, consume: Consume<T>, onProgress?: (bytesRead: number) => void): Promise<PassResult<T>> {
+  const queue = new PieceQueue();
+  const members = new MemberTable();
+  const diff = createHash("sha256");
+  let size = 0;
+  let gzipError: PassResult<T>["gzipError"];
+  let crashed: Error | undefined;
+  let queued = 0; // decompressed bytes handed to the consumer and not yet pulled
+  let drained: (() => void) | null = null;
+  let batch = new Uint8Array(BATCH);
+  let fill = 0;
+  const flush = () => {
+    if (fill === 0) return;
+    queue.push(batch.subarray(0, fill));
+    queued += fill;
+    batch = new Uint8Array(BATCH);
+    fill = 0;
+  };
+  const inflater = new BlobInflater({
+    output(view) {
+      diff.update(view);
+      size += view.length;
+      for (let o = 0; o < view.length; ) {
+        const n = Math.min(view.length - o, BATCH - fill);
+        batch.set(view.subarray(o, o + n), fill);
+        fill += n;
+        o += n;
+        if (fill === BATCH) flush();
+      }
+    },
+    member(m) {
+      if (!members.push(m)) throw new GzipFailure(`more than ${MAX_MEMBERS} gzip members: refused (memory bound)`, m.cStart);
+    },
+  });
+  async function* released(): AsyncIterable<Uint8Array> {
+    for await (const b of queue) {
+      queued -= b.length;
+      drained?.();
+      yield b;
+    }
+  }
+  const consumer = consume(released(), () => gzipError !== undefined);
+  consumer.catch((err: Error) => {
+    crashed ??= err;
+    queue.close();
+    drained?.();
+  });
+  const fail = (err: unknown) => {
+    flush(); // the output before the damage is checked too, as from the worker
+    gzipError = err instanceof GzipFailure
+      ? { message: err.message, position: err.position }
+      : { message: `inflater failed: ${(err as Error).message}`, position: -1 };
+    queue.close();
+  };
+
+  const hash = createHash("sha256");
+  let bytesRead = 0;
+  let ioError: string | undefined;
+  try {
+    try {
+      for await (const piece of blob.stream(0, blob.size)) {
+        hash.update(piece);
+        bytesRead += piece.length;
+        onProgress?.(bytesRead);
+        for (let o = 0; o < piece.length && !gzipError && !crashed; o += INLINE_SLICE) {
+          try {
+            inflater.push(piece.subarray(o, o + INLINE_SLICE));
+          } catch (err) {
+            fail(err);
+          }
+          while (queued > OUTPUT_LIMIT && !crashed) await new Promise<void>((r) => (drained = r));
+          drained = null;
+        }
+      }
+    } catch (err) {
+      ioError = (err as Error).message;
+      queue.close();
+    }
+    if (!ioError && !gzipError && !crashed) {
+      try {
+        inflater.end();
+        flush();
+        queue.close();
+      } catch (err) {
+        fail(err);
+      }
+    }
+    const consumed = await consumer;
+    if (crashed) throw crashed;
+    const inflated = !ioError && !gzipError;
+    return {
+      digest: ioError ? undefined : "sha256:" + hash.digest("hex"), bytesRead, members, gzipError, ioError,
+      diffId: inflated ? "sha256:" + diff.digest("hex") : undefined, uncompressedSize: inflated ? size : undefined, consumed,
+    };
+  } finally {
+    inflater.dispose();
   }
 }

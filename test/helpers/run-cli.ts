@@ -1,4 +1,4 @@
-// Runs the built CLI (dist/src/cli/main.js) as a subprocess, as a user or a CI job would.
+// Runs the built CLI (dist/bundle/cli.js, the installed `bin`) as a subprocess, as a user or a CI job would.
 import { execFile } from "node:child_process";
 import { cliPath } from "../../src/demo/store.js";
 
