@@ -95,9 +95,9 @@ export async function stopInflateWorker(): Promise<void> {
 }
 
 /**
- * Blobs up to this many bytes are inflated on the main thread: below it a worker's start-up (a Node
- * thread's bootstrap, its modules, its Wasm core: ~100 ms on the 2-core machine) costs more than
- * inflating beside the checks saves (docs/decisions.md, "Verify: small blobs inline").
+ * Blobs up to this many bytes are inflated on the main thread when no worker is running yet: below it
+ * a worker's start-up (a Node thread's bootstrap, its modules, its Wasm core: ~100 ms on the 2-core
+ * machine) costs more than inflating beside the checks saves (docs/decisions.md, "Verify: small blobs inline").
  * `ESGZ_VERIFY_INLINE_BYTES` overrides it (0: always the worker).
  */
 export const INLINE_BYTES = 16 << 20;
@@ -120,7 +120,8 @@ export async function runPass<T>(
   onProgress?: (bytesRead: number) => void,
   opts: { diffIdOnMainThread?: boolean } = {},
 ): Promise<PassResult<T>> {
-  if (inflatesInline(blob.size)) return runInline(blob, consume, onProgress);
+  // a worker already running (an earlier, larger layer of this process) costs nothing more to use
+  if (!shared && inflatesInline(blob.size)) return runInline(blob, consume, onProgress);
   const diffHere = opts.diffIdOnMainThread ? createHash("sha256") : undefined;
   const worker = inflateWorker();
   const pass = ++passes;
