@@ -95,17 +95,18 @@ export async function stopInflateWorker(): Promise<void> {
 }
 
 /**
- * Blobs up to this many bytes are inflated on the main thread when no worker is running yet: below it
- * a worker's start-up (a Node thread's bootstrap, its modules, its Wasm core: ~100 ms on the 2-core
- * machine) costs more than inflating beside the checks saves (docs/decisions.md, "Verify: small blobs inline").
- * `ESGZ_VERIFY_INLINE_BYTES` overrides it (0: always the worker).
+ * Blobs up to this many bytes are inflated on the main thread when no worker is running yet. 0 by
+ * default: with a free core the worker wins on wall time even for small layers once it is warm, and
+ * does not lose in a one-shot CLI (docs/decisions.md, "Verify: inline inflate only on request").
+ * `ESGZ_VERIFY_INLINE_BYTES` sets it (e.g. 16777216 on a machine without a free core: saves the
+ * worker's ~100 ms of start-up CPU).
  */
-export const INLINE_BYTES = 16 << 20;
+export const INLINE_BYTES = 0;
 
 export function inflatesInline(blobSize: number): boolean {
   const env = process.env.ESGZ_VERIFY_INLINE_BYTES;
   const limit = env !== undefined && env !== "" && Number.isFinite(Number(env)) ? Number(env) : INLINE_BYTES;
-  return blobSize <= limit;
+  return limit > 0 && blobSize <= limit;
 }
 
 type Consume<T> = (decompressed: AsyncIterable<Uint8Array>, gzipFailed: () => boolean) => Promise<T>;
