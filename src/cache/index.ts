@@ -3,12 +3,12 @@
 // What goes in (`put`) has been verified by the caller against its sha256; what comes out of the disk
 // (`get`) is verified again here through the injected hash function before it is served or kept in
 // memory: a file that does not hash to its name (torn by a power loss, edited, bit rot) counts as a
-// miss, is removed and logged, and is never returned. Nothing here blocks the event loop: file I/O is
-// fs/promises, hashing is the injected function (the store passes its worker pool's; the default is
-// WebCrypto's digest, which Node runs on its thread pool).
+// miss, is removed and logged, and is never returned. File I/O is fs/promises; hashing is the injected
+// function, by default node:crypto on the calling thread (~2–8 ms per 4 MiB chunk read back from disk).
 //
 // Concurrency: two puts of one digest share one write; a get during a put is answered from the bytes
 // being written; concurrent gets of one digest from disk share one read and one verification.
+import { createHash } from "node:crypto";
 import { DiskChunks } from "./disk.js";
 import { ByteLru } from "./lru.js";
 
@@ -63,13 +63,13 @@ export function chunkKey(digest: string): string {
   return hex;
 }
 
-/** WebCrypto's SHA-256: asynchronous, computed off the main thread by Node. */
-export const webCryptoSha256: HashHex = async (data) => {
-  const d = new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
-  let s = "";
-  for (const b of d) s += b.toString(16).padStart(2, "0");
-  return s;
-};
+/**
+ * node:crypto's SHA-256, on the calling thread. WebCrypto's `subtle.digest` (the default before)
+ * looks asynchronous, but on Node 20 its synchronous part takes as long as this (measured: 2.9
+ * against 2.7 ms for 4 MiB; in the store's profile of warm reads 293 against 272 ms), so it only
+ * added a promise and a copy of the input.
+ */
+export const sha256Hex: HashHex = async (data) => createHash("sha256").update(data).digest("hex");
 
 const noLog: CacheLog = { warn() {}, debug() {} };
 
@@ -87,7 +87,7 @@ export class ChunkCache {
 
   private constructor(private readonly disk: DiskChunks | undefined, opts: ChunkCacheOptions) {
     this.memory = new ByteLru(opts.memoryBytes ?? DEFAULT_MEMORY_CACHE_BYTES);
-    this.hash = opts.hash ?? webCryptoSha256;
+    this.hash = opts.hash ?? sha256Hex;
     this.log = opts.log ?? noLog;
     this.events = opts.events;
   }

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile, truncate, mkdir } from "node
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChunkCache, ByteLru, chunkKey, webCryptoSha256, type CacheEvents } from "../../src/cache/index.js";
+import { ChunkCache, ByteLru, chunkKey, sha256Hex, type CacheEvents } from "../../src/cache/index.js";
 import { CorePool } from "../../src/node/pool.js";
 
 let root = "";
@@ -61,7 +61,7 @@ test("restart: a new instance over the same directory serves the chunks from dis
   await a.close();
   const { n, events } = counter();
   let hashed = 0;
-  const b = await ChunkCache.open({ dir, events, hash: (d, p) => { hashed++; return webCryptoSha256(d, p); } });
+  const b = await ChunkCache.open({ dir, events, hash: (d, p) => { hashed++; return sha256Hex(d, p); } });
   for (const { hex, data } of chunks) {
     assert.is(b.getMemory(hex), undefined);
     assert.equal(await b.get(hex, data.byteLength), data);
@@ -153,7 +153,7 @@ test("concurrent puts of one digest write one file; a get during a put is answer
   assert.equal(await readdir(join(dir, "tmp")), []);
 
   let hashed = 0;
-  const d = await ChunkCache.open({ dir, memoryBytes: 1024, hash: (x, p) => { hashed++; return webCryptoSha256(x, p); } });
+  const d = await ChunkCache.open({ dir, memoryBytes: 1024, hash: (x, p) => { hashed++; return sha256Hex(x, p); } });
   const got = await Promise.all([d.get(hex), d.get(hex), d.get(hex)]);
   for (const g of got) assert.equal(g, data);
   assert.is(hashed, 1);
@@ -246,7 +246,7 @@ test("digests that could escape the directory are refused", async () => {
     assert.throws(() => chunkKey(bad), /not a sha256 digest/);
     assert.throws(() => c.put(bad, new Uint8Array(1)), /not a sha256 digest/);
   }
-  assert.is(await webCryptoSha256(new TextEncoder().encode("abc"), "high"), sha(new TextEncoder().encode("abc")));
+  assert.is(await sha256Hex(new TextEncoder().encode("abc"), "high"), sha(new TextEncoder().encode("abc")));
 });
 
 test.run();
