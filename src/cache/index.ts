@@ -138,6 +138,11 @@ export class ChunkCache {
     return v;
   }
 
+  /** Whether the memory part holds `digest` (no hit counted, recency unchanged). */
+  hasMemory(digest: string): boolean {
+    return this.memory.has(chunkKey(digest));
+  }
+
   /**
    * The verified bytes of chunk `digest`, from memory or disk, or undefined. `size`, when given, is
    * checked too (a file of another length is corrupt without hashing it).

@@ -25,7 +25,7 @@ export interface LayerView {
   /** Number of entries in the index (sizes the layer's inode range). */
   readonly entryCount: number;
   /** Reads a regular file's verified bytes into `into`; returns the count (short only at EOF). */
-  readFile(id: number, into: Uint8Array, offset: number, length: number): Promise<number>;
+  readFile(id: number, into: Uint8Array, offset: number, length: number): number | Promise<number>;
   /** Opens the blob for reading; reads that run sequentially to the end are checked against the digest. */
   openBlob(): BlobHandle;
   /** Keeps the layer loaded while a file of it is open; call the returned function on release. */
@@ -234,6 +234,7 @@ export class AlsFs implements FsHandlers {
     }
     const out = into.subarray(0, length);
     const r = h.kind === "diff" ? h.layer.readFile(h.id, out, position, length) : h.blob.read(out, position, length);
+    if (typeof r === "number") return r;
     return r.catch((e: unknown) => {
       if (!(e instanceof FsError)) this.opts.onReadError?.(path, e);
       throw e instanceof FsError ? e : new FsError("EIO", (e as Error).message);

@@ -46,6 +46,8 @@ export type VerifyBatch = (body: Uint8Array, chunks: BatchChunk[], priority: Pri
 /** Verified chunks by digest (hex). `get` must itself re-verify what it read from disk. */
 export interface ChunkStore {
   getMemory(digestHex: string): Uint8Array | undefined;
+  /** Whether memory holds it, without counting a hit or touching its recency. */
+  hasMemory?(digestHex: string): boolean;
   get(digestHex: string, size: number, priority: Priority): Promise<Uint8Array | undefined>;
   /** Keeps verified bytes; the promise (if any) settles once they are on disk. Low priority = nobody waits for them yet. */
   put(digestHex: string, data: Uint8Array, priority?: Priority): void | Promise<void>;
@@ -101,6 +103,18 @@ export class ChunkFetcher {
     private readonly dataEnd: number,
     private readonly name: string,
   ) {}
+
+  /** Whether the memory cache holds chunk `cid` now (not counted as a hit). */
+  inMemory(cid: number): boolean {
+    return this.cache.hasMemory?.(this.map.digestHex(cid)) ?? false;
+  }
+
+  /** Chunk `cid` from the memory cache, counted as a hit, or undefined (then ask `chunks`). */
+  fromMemory(cid: number): Uint8Array | undefined {
+    const d = this.cache.getMemory(this.map.digestHex(cid));
+    if (d) this.stats.cacheHits++;
+    return d;
+  }
 
   /** The verified bytes of chunk `cid`. */
   chunk(cid: number, priority: Priority = "high"): Promise<Uint8Array> {

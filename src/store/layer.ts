@@ -59,6 +59,8 @@ export class Layer {
   /** Set when a check failed (blob digest): every later read of the layer is EIO. */
   private failure: string | undefined;
   private prefetched: Promise<void> = Promise.resolve();
+  /** The prefetch is over (done, failed or timed out): reads need not wait for it. */
+  private prefetchSettled = true;
   private stopped = false;
   /** Open file handles and engine references; the store drops the layer only when both are zero. */
   openHandles = 0;
@@ -109,7 +111,8 @@ export class Layer {
       () => this.log.debug("prefetch done", { layer: this.facts.digest, bytes: end, ms: Date.now() - t0 }),
       (e: Error) => this.log.warn("prefetch failed", { layer: this.facts.digest, error: e.message }),
     );
-    this.prefetched = Promise.race([done, timeout]).finally(() => clearTimeout(timer));
+    this.prefetchSettled = false;
+    this.prefetched = Promise.race([done, timeout]).finally(() => { clearTimeout(timer); this.prefetchSettled = true; });
     // The rest of the layer in the background; with no_background_fetch only up to prefetch_async_size.
     const limit = noBackgroundFetch ? Math.min(this.settings.prefetchAsyncSize, this.tocOffset) : this.tocOffset;
     if (limit > end) {
@@ -145,10 +148,18 @@ export class Layer {
     this.index.dispose();
   }
 
-  /** Verified bytes of regular file `id` at `offset` into `into`; the count read (short at EOF). */
-  async readFile(id: number, into: Uint8Array, offset: number, length: number): Promise<number> {
+  /**
+   * Verified bytes of regular file `id` at `offset` into `into`; the count read (short at EOF). A read
+   * within one chunk that the memory cache holds is answered at once, without a promise: most reads of
+   * a warm layer are, and the promise machinery of the async path was a large part of their cost.
+   */
+  readFile(id: number, into: Uint8Array, offset: number, length: number): number | Promise<number> {
     if (this.failure) throw new FsError("EIO", this.failure);
-    await this.prefetched;
+    if (!this.prefetchSettled) return this.prefetched.then(() => this.readFileNow(id, into, offset, length));
+    return this.readFileNow(id, into, offset, length);
+  }
+
+  private readFileNow(id: number, into: Uint8Array, offset: number, length: number): number | Promise<number> {
     const ix = this.index;
     const size = ix.size(id);
     if (offset >= size || length <= 0) return 0;
@@ -170,17 +181,24 @@ export class Layer {
     this.readEnds.set(id, near ? Math.max(end, last) : end);
     if (this.readEnds.size > 256) this.readEnds.delete(this.readEnds.keys().next().value!);
     if (sequential && k1 + 1 < ix.chunkCount(id)) {
-      void this.fetcher.chunk(this.map.cid(id, k1 + 1), "high").catch(() => {});
+      const next = this.map.cid(id, k1 + 1);
+      if (!this.fetcher.inMemory(next)) void this.fetcher.chunk(next, "high").catch(() => {});
     }
-    const got = await this.fetcher.chunks(cids, "high");
-    for (let k = k0; k <= k1; k++) {
-      const data = got.get(this.map.cid(id, k))!;
+    const copy = (k: number, data: Uint8Array) => {
       const cOff = ix.chunkOffset(id, k);
       const from = Math.max(offset, cOff);
       const to = Math.min(end, cOff + data.length);
       into.set(data.subarray(from - cOff, to - cOff), from - offset);
+    };
+    const held = k0 === k1 ? this.fetcher.fromMemory(cids[0]) : undefined;
+    if (held) {
+      copy(k0, held);
+      return end - offset;
     }
-    return end - offset;
+    return this.fetcher.chunks(cids, "high").then((got) => {
+      for (let k = k0; k <= k1; k++) copy(k, got.get(this.map.cid(id, k))!);
+      return end - offset;
+    });
   }
 
   /**

@@ -74,6 +74,29 @@ test("a sequential reader gets the next chunk asked early, on a second pass over
   }
 });
 
+test("a read inside a chunk the memory cache holds is answered at once (no promise), with the same bytes", async () => {
+  const data = new Uint8Array(randomBytes(2 * CHUNK));
+  const { layer, id, close } = await layerOf(data, 8 * CHUNK);
+  try {
+    const first = new Uint8Array(1000);
+    const r1 = layer.readFile(id, first, CHUNK + 10, 1000);
+    assert.ok(r1 instanceof Promise, "a cold chunk is fetched");
+    assert.is(await r1, 1000);
+    const again = new Uint8Array(1000);
+    const r2 = layer.readFile(id, again, CHUNK + 10, 1000);
+    assert.is(r2, 1000, "answered synchronously from memory");
+    assert.ok(Buffer.from(again).equals(Buffer.from(data.subarray(CHUNK + 10, CHUNK + 1010))));
+    assert.ok(Buffer.from(first).equals(Buffer.from(again)));
+    // a read across two chunks takes the asynchronous path (and still gets the right bytes)
+    const across = new Uint8Array(2000);
+    const r3 = layer.readFile(id, across, CHUNK - 1000, 2000);
+    assert.is(await r3, 2000);
+    assert.ok(Buffer.from(across).equals(Buffer.from(data.subarray(CHUNK - 1000, CHUNK + 1000))));
+  } finally {
+    await close();
+  }
+});
+
 test("a reader waiting on a chunk the background fetch has in flight gets it verified at high priority", async () => {
   const data = new Uint8Array(randomBytes(3 * CHUNK));
   let open = () => {};
