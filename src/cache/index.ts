@@ -80,6 +80,7 @@ export class ChunkCache {
   private pendingBytes = 0;
   private readonly hash: HashHex;
   private filesExist: FilesExist | undefined;
+  private newBytes: ((bytes: number) => void) | undefined;
   /** Chunks a worker has just written to disk (`chunkFile`); their `put` skips the disk. */
   private readonly writtenElsewhere = new Set<string>();
   private readonly log: CacheLog;
@@ -96,6 +97,11 @@ export class ChunkCache {
   static async open(opts: ChunkCacheOptions = {}): Promise<ChunkCache> {
     const disk = opts.dir === undefined ? undefined : await DiskChunks.open(opts.dir, opts.fsync);
     return new ChunkCache(disk, opts);
+  }
+
+  /** Called with the size of every chunk buffer the cache takes in (`put`, a disk read). */
+  onNewBytes(listener: (bytes: number) => void): void {
+    this.newBytes = listener;
   }
 
   /** Sets the batch existence check `hasMany` uses (default: one stat per chunk here). */
@@ -180,6 +186,7 @@ export class ChunkCache {
       return undefined;
     }
     if (!data) return undefined;
+    this.newBytes?.(data.byteLength);
     let problem: string | undefined;
     if (size !== undefined && data.byteLength !== size) {
       problem = `size ${data.byteLength}, expected ${size}`;
@@ -240,6 +247,7 @@ export class ChunkCache {
     const hex = chunkKey(digest);
     // A view into a larger buffer would keep the whole buffer alive and defeat the memory bound.
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+    this.newBytes?.(owned.byteLength);
     this.memory.set(hex, owned, priority === "low");
     if (!this.disk || this.writtenElsewhere.delete(hex)) return Promise.resolve();
     const pending = this.writes.get(hex);

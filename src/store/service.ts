@@ -12,6 +12,7 @@ import type { Source } from "../estargz/source.js";
 import { TocIndex } from "../core/toc.js";
 import { RegistryClient } from "../registry/index.js";
 import { CorePool } from "../node/pool.js";
+import { BufferReclaimer } from "../node/reclaim.js";
 import { compileCoreModule, nodeCore } from "../node/core.js";
 import { holdWasmTierUp } from "../node/tiering.js";
 import type { StoreMetrics } from "./metrics.js";
@@ -30,6 +31,9 @@ export interface RunningStore {
   /** Unmounts, stops background work, closes connections. */
   close(): Promise<void>;
 }
+
+/** A full collection of dropped chunk buffers after this many bytes of new ones (see reclaim.ts). */
+const RECLAIM_EVERY_BYTES = 8 << 20;
 
 /** Chunks smaller than this of a background batch are written to the disk cache by the worker. */
 const WORKER_WRITE_MAX = 256 << 10;
@@ -57,6 +61,10 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   });
   // ops.cache (ChunkCache) is the store's ChunkStore, `has` included (memory, pending write, disk).
   const cache = ops.cache;
+  // Dropped chunk buffers are collected every 8 MiB of new ones (the memory LRU's default bound):
+  // without, V8 let them pile up to tens of MiB (src/node/reclaim.ts).
+  const reclaimer = new BufferReclaimer(RECLAIM_EVERY_BYTES);
+  cache.onNewBytes((bytes) => reclaimer.note(bytes));
   // Inflate + hash run in worker threads, each with its own Wasm core, a batch of chunks per round
   // trip; reads a process waits on go first, background work never takes the last of several
   // workers. One worker per core but the FUSE thread's (1–3): the FUSE thread is busy too while

@@ -73,6 +73,28 @@ test("restart: a new instance over the same directory serves the chunks from dis
   assert.is(hashed, 3);
 });
 
+test("onNewBytes hears every chunk buffer taken in (put, disk read), not memory hits or misses", async () => {
+  const dir = freshDir();
+  const chunks = [chunk(1000), chunk(70_000)];
+  const heard: number[] = [];
+  const a = await ChunkCache.open({ dir });
+  a.onNewBytes((n) => heard.push(n));
+  for (const { hex, data } of chunks) a.put(hex, data);
+  const small = chunk(500);
+  const wide = new Uint8Array(2000);
+  wide.set(small.data);
+  a.put(small.hex, wide.subarray(0, 500)); // a view is copied: 500 new bytes, not 2000
+  assert.equal(heard, [1000, 70_000, 500]);
+  assert.equal(await a.get(chunks[0].hex), chunks[0].data);
+  assert.is(await a.get(chunk(10).hex), undefined);
+  assert.equal(heard.length, 3, "a memory hit and a miss bring no new buffer");
+  await a.close();
+  const b = await ChunkCache.open({ dir });
+  b.onNewBytes((n) => heard.push(n));
+  assert.equal(await b.get(chunks[1].hex, 70_000), chunks[1].data);
+  assert.equal(heard, [1000, 70_000, 500, 70_000], "a disk read");
+});
+
 test("a corrupt or truncated file is a miss, is removed and logged, and never served", async () => {
   const dir = freshDir();
   const good = chunk(50_000), cut = chunk(50_000);
