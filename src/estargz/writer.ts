@@ -85,6 +85,12 @@ export type TarInput = string | AsyncIterable<Uint8Array>;
 export type Sink = (bytes: Uint8Array) => unknown | Promise<unknown>;
 
 const SMALL_MEMBER = 8 * 1024;
+/**
+ * Output goes to the sink in pieces of about this size: a layer of small files is a member per file,
+ * and a sink call per member (a file write through libuv's pool, which the compression jobs share)
+ * cost ~60 ms of a 600 ms conversion of 942 files.
+ */
+const OUT_BATCH = 1 << 20;
 
 const sha256hex = (h: Hash): string => `sha256:${h.digest("hex")}`;
 
@@ -99,6 +105,9 @@ class MemberStream {
   private count = 0; // members started so far (index of the open one = count - 1 when open)
   private open = false;
   private inflight: Promise<Buffer>[] = [];
+  /** Blob bytes not yet given to the sink (see OUT_BATCH). */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
   readonly memberOffsets: number[] = [];
   written = 0;
   uncompressed = 0;
@@ -166,7 +175,18 @@ class MemberStream {
   async raw(bytes: Uint8Array): Promise<void> {
     this.blob.update(bytes);
     this.written += bytes.length;
-    await this.sink(bytes);
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= OUT_BATCH) await this.flush();
+  }
+
+  /** Hands what `raw` has collected to the sink (also the end of the blob). */
+  async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const out = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.sink(out);
   }
 
   async drain(): Promise<void> {
@@ -281,6 +301,7 @@ class Builder {
     await this.out.close();
     await this.out.drain();
     await this.out.raw(buildFooter(tocOffset));
+    await this.out.flush();
     return { tocDigest: `sha256:${createHash("sha256").update(text).digest("hex")}`, tocOffset };
   }
 }
