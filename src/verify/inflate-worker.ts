@@ -6,16 +6,16 @@
 import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { BlobInflater, GzipFailure, type MemberBoundary } from "./members.js";
-import { BATCH, OUTPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
+import { OUTPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
 import { sendable } from "../node/transfer.js";
+import { OutputBatches } from "./batches.js";
 
 const port = parentPort!;
 let pass = -1;
 let pending = new Int32Array(new SharedArrayBuffer(4)); // [0] = decompressed bytes posted, not yet processed
 let inflater: BlobInflater | undefined;
 let failed = false;
-let batch = new Uint8Array(BATCH);
-let fill = 0;
+const out = new OutputBatches(() => flush());
 let members: MemberBoundary[] = [];
 let diff: Hash | undefined;
 let size = 0;
@@ -25,18 +25,16 @@ function post(msg: FromInflater, transfer: ArrayBuffer[] = []): void {
 }
 
 function flush(): void {
-  if (fill === 0 && members.length === 0) return;
-  if (fill === 0) {
+  if (out.length === 0 && members.length === 0) return;
+  if (out.length === 0) {
     post({ type: "out", pass, bytes: new Uint8Array(0), members });
     members = [];
     return;
   }
-  const bytes = batch.subarray(0, fill);
   for (let cur = Atomics.load(pending, 0); cur > OUTPUT_LIMIT; cur = Atomics.load(pending, 0)) Atomics.wait(pending, 0, cur, 100);
-  Atomics.add(pending, 0, fill);
+  const bytes = out.take();
+  Atomics.add(pending, 0, bytes.length);
   post({ type: "out", pass, bytes, members }, [bytes.buffer as ArrayBuffer]);
-  batch = new Uint8Array(BATCH);
-  fill = 0;
   members = [];
 }
 
@@ -44,13 +42,7 @@ const sink = {
   output(view: Uint8Array): void {
     diff?.update(view);
     size += view.length;
-    for (let o = 0; o < view.length; ) {
-      const n = Math.min(view.length - o, BATCH - fill);
-      batch.set(view.subarray(o, o + n), fill);
-      fill += n;
-      o += n;
-      if (fill === BATCH) flush();
-    }
+    out.add(view);
   },
   member(m: MemberBoundary): void {
     members.push(m);
@@ -67,7 +59,7 @@ port.on("message", (msg: ToInflater) => {
     failed = false;
     diff = msg.hashDiffId ? createHash("sha256") : undefined;
     size = 0;
-    fill = 0;
+    out.reset();
     members = [];
     return;
   }

@@ -6,11 +6,12 @@
 import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
-import { BATCH, INPUT_LIMIT, OUTPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
+import { INPUT_LIMIT, OUTPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
 import { MAX_MEMBERS, MemberTable } from "./member-table.js";
 import { BlobInflater, GzipFailure } from "./members.js";
 import type { LayerBlob } from "./target.js";
 import { sendable } from "../node/transfer.js";
+import { OutputBatches } from "./batches.js";
 
 export interface PassResult<T> {
   /** sha256 of the bytes read, "sha256:…" (undefined when the read failed). */
@@ -252,26 +253,18 @@ async function runInline<T>(blob: LayerBlob, consume: Consume<T>, onProgress?: (
   let crashed: Error | undefined;
   let queued = 0; // decompressed bytes handed to the consumer and not yet pulled
   let drained: (() => void) | null = null;
-  let batch = new Uint8Array(BATCH);
-  let fill = 0;
   const flush = () => {
-    if (fill === 0) return;
-    queue.push(batch.subarray(0, fill));
-    queued += fill;
-    batch = new Uint8Array(BATCH);
-    fill = 0;
+    if (out.length === 0) return;
+    const b = out.take();
+    queue.push(b);
+    queued += b.length;
   };
+  const out = new OutputBatches(flush);
   const inflater = new BlobInflater({
     output(view) {
       diff.update(view);
       size += view.length;
-      for (let o = 0; o < view.length; ) {
-        const n = Math.min(view.length - o, BATCH - fill);
-        batch.set(view.subarray(o, o + n), fill);
-        fill += n;
-        o += n;
-        if (fill === BATCH) flush();
-      }
+      out.add(view);
     },
     member(m) {
       if (!members.push(m)) throw new GzipFailure(`more than ${MAX_MEMBERS} gzip members: refused (memory bound)`, m.cStart);
