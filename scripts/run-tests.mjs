@@ -11,7 +11,7 @@
 //
 // Usage: node scripts/run-tests.mjs [folder | folder/file.test.js ...]   (e.g. `core store/als.test.js`)
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,6 +57,20 @@ function mountsUnder(dir) {
     .filter((m) => m?.startsWith(dir + "/"))
     .map((m) => m.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))))
     .sort().reverse();
+}
+
+/** Aborts the FUSE connections of mounts under `dir` (fusectl), then detaches them. */
+function abortFuseUnder(dir) {
+  const ctl = "/sys/fs/fuse/connections";
+  if (!existsSync(ctl + "/") || readdirSync(ctl).length === 0) sh("mount", ["-t", "fusectl", "fusectl", ctl]);
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-");
+    if (!f[4]?.startsWith(dir + "/") || !f[sep + 1]?.startsWith("fuse")) continue;
+    const minor = f[2].split(":")[1];
+    try { writeFileSync(`${ctl}/${minor}/abort`, "1"); } catch { /* gone */ }
+    sh("umount", ["-l", f[4]]);
+  }
 }
 
 function sh(cmd, args) {
@@ -132,15 +146,24 @@ function runFile(rel) {
   child.stderr.on("data", (d) => process.stderr.write(d));
   return new Promise((resolve) => {
     let timedOut = false;
+    let unstuck;
     const timer = setTimeout(async () => {
       timedOut = true;
       console.log(`\nrun-tests: ${rel} still running after ${timeoutMs / 1000} s`);
       await diagnose(child.pid, reportDir, logDir);
       try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
+      // A process blocked in the kernel on a FUSE request whose daemon is gone but whose connection
+      // is held open elsewhere does not die of SIGKILL until the connection is aborted.
+      unstuck = setTimeout(() => {
+        console.log(`run-tests: ${rel} still not gone 20 s after SIGKILL; aborting its FUSE connections`);
+        abortFuseUnder(dir);
+        unstuck = setTimeout(() => { child.emit("exit", null, "SIGKILL"); }, 20_000); // give up on it
+      }, 20_000);
     }, timeoutMs);
     // 'exit', not 'close': a process the file left behind may still hold its output pipes open.
-    child.on("exit", (code, signal) => {
+    child.once("exit", (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(unstuck);
       clearTimeout(linger);
       try { process.kill(-child.pid, "SIGKILL"); } catch { /* the group is gone: as it should be */ }
       let finished = false;
