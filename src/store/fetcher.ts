@@ -127,16 +127,15 @@ export class ChunkFetcher {
     const waits: Array<Promise<void>> = [];
     const missing: number[] = [];
     for (const cid of cids) {
-      const hex = this.map.digestHex(cid);
-      const mem = this.cache.getMemory(hex);
-      if (mem) { this.stats.cacheHits++; out.set(cid, mem); continue; }
+      const mem = this.fromMemory(cid);
+      if (mem) { out.set(cid, mem); continue; }
       const f = this.inflight.get(cid);
       if (f) {
         // A reader waiting on a background fetch: its verification must not queue behind background
         // work (raised now, or issued high once the bytes arrive), and the chunk is kept as the
         // reader's (not on probation).
         if (priority === "high") { this.wanted.add(cid); this.promoters.get(cid)?.(); }
-        waits.push(f.then((d) => { out.set(cid, d); if (priority === "high") this.cache.remember?.(hex, d); }));
+        waits.push(f.then((d) => { out.set(cid, d); if (priority === "high") this.cache.remember?.(this.map.digestHex(cid), d); }));
         continue;
       }
       missing.push(cid);
