@@ -176,8 +176,12 @@ export class Transport {
 
   /** Who carries requests to an origin: its own pool, or the proxy agent. */
   private dispatcher(url: URL): Pool | EnvHttpProxyAgent {
-    if (this.proxied && !isLoopbackHost(url.host)) return this.proxied;
-    return this.pool(url.origin);
+    return this.viaProxy(url) ? this.proxied! : this.pool(url.origin);
+  }
+
+  /** Whether requests to `url` go through the forward proxy (loopback hosts never do, as in Go). */
+  private viaProxy(url: URL): boolean {
+    return this.proxied !== undefined && !isLoopbackHost(url.host);
   }
 
   /** The pool for an origin, made on first use. */
@@ -203,7 +207,7 @@ export class Transport {
     // Blob range GETs to an origin reached without a proxy go on the fast path; what it does not
     // understand comes back before `choose` saw it and is sent again here.
     if (this.rangeSockets && !this.closed && opts.method === "GET" && !opts.body && opts.headers.range !== undefined
-      && (url.protocol === "http:" || url.protocol === "https:") && (!this.proxied || isLoopbackHost(url.host))) {
+      && (url.protocol === "http:" || url.protocol === "https:") && !this.viaProxy(url)) {
       const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
       return this.rangeSockets.send(url, headers, opts.timeoutMs, choose).then(
         (r) => (r === FALLBACK ? this.sendOnUndici(url, opts, choose) : r),
