@@ -7,7 +7,7 @@ import { CheckBook, type LayerKind, type LayerReport } from "./checks.js";
 import type { MemberTable } from "./member-table.js";
 import { checkFooterPlacement, checkOffsets } from "./offsets.js";
 import { diffIdOnMainThread } from "./balance.js";
-import { inflatesInline, runPass, warmInflateWorker, type PassResult } from "./pass.js";
+import { inflatesHere, runPass, warmInflateWorker, type PassResult } from "./pass.js";
 import { readTail, type Tail } from "./tail.js";
 import { checkStream, type StreamFacts } from "./tar-check.js";
 import { isGzipMediaType, type LayerBlob, type LayerTarget } from "./target.js";
@@ -52,7 +52,7 @@ async function check(blob: LayerBlob, target: LayerTarget, book: CheckBook, repo
   }
 
   // The worker starts while the tail (footer, TOC) is read; the TOC says how to share the work.
-  const inline = inflatesInline(blob.size);
+  const inline = inflatesHere(blob.size);
   if (!inline) warmInflateWorker();
   const tailRead = readTail(blob);
   tailRead.catch(() => {}); // rethrown below

@@ -84,7 +84,7 @@ export function warmInflateWorker(): void {
  *  (a directory, a registry reference or no input at all: started). */
 export async function warmInflateWorkerFor(input: string | undefined): Promise<void> {
   const st = input === undefined ? undefined : await stat(input).catch(() => undefined);
-  if (st?.isFile() && inflatesInline(st.size)) return;
+  if (st?.isFile() && inflatesHere(st.size)) return;
   inflateWorker();
 }
 
@@ -110,6 +110,12 @@ export function inflatesInline(blobSize: number): boolean {
   return limit > 0 && blobSize <= limit;
 }
 
+/** Whether runPass inflates a blob of this size on this thread: small enough, and no worker running
+ *  yet (a running worker, started for an earlier larger layer, costs nothing more to use). */
+export function inflatesHere(blobSize: number): boolean {
+  return !shared && inflatesInline(blobSize);
+}
+
 type Consume<T> = (decompressed: AsyncIterable<Uint8Array>, gzipFailed: () => boolean) => Promise<T>;
 
 /**
@@ -122,8 +128,7 @@ export async function runPass<T>(
   onProgress?: (bytesRead: number) => void,
   opts: { diffIdOnMainThread?: boolean } = {},
 ): Promise<PassResult<T>> {
-  // a worker already running (an earlier, larger layer of this process) costs nothing more to use
-  if (!shared && inflatesInline(blob.size)) return runInline(blob, consume, onProgress);
+  if (inflatesHere(blob.size)) return runInline(blob, consume, onProgress);
   const diffHere = opts.diffIdOnMainThread ? createHash("sha256") : undefined;
   const worker = inflateWorker();
   const pass = ++passes;
