@@ -51,25 +51,26 @@ const num = (text, label) => {
 };
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-/** Mounts (FUSE, and overlays podman left) under `dir`, deepest first, from /proc/mounts. */
+/** Mounts (FUSE, and overlays podman left) under `dir`, deepest first: { point, fuse, minor } from
+ *  /proc/self/mountinfo (mount point field 5, device field 3, fs type after the "-"). */
 function mountsUnder(dir) {
-  return readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1])
-    .filter((m) => m?.startsWith(dir + "/"))
-    .map((m) => m.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))))
-    .sort().reverse();
+  const out = [];
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = line.split(" ");
+    if (!f[4]?.startsWith(dir + "/")) continue;
+    const point = f[4].replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+    out.push({ point, fuse: f[f.indexOf("-") + 1]?.startsWith("fuse") ?? false, minor: f[2].split(":")[1] });
+  }
+  return out.sort((a, b) => (a.point < b.point ? 1 : a.point > b.point ? -1 : 0));
 }
 
 /** Aborts the FUSE connections of mounts under `dir` (fusectl), then detaches them. */
 function abortFuseUnder(dir) {
   const ctl = "/sys/fs/fuse/connections";
   if (!existsSync(ctl + "/") || readdirSync(ctl).length === 0) sh("mount", ["-t", "fusectl", "fusectl", ctl]);
-  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    const f = line.split(" ");
-    const sep = f.indexOf("-");
-    if (!f[4]?.startsWith(dir + "/") || !f[sep + 1]?.startsWith("fuse")) continue;
-    const minor = f[2].split(":")[1];
-    try { writeFileSync(`${ctl}/${minor}/abort`, "1"); } catch { /* gone */ }
-    sh("umount", ["-l", f[4]]);
+  for (const m of mountsUnder(dir).filter((m) => m.fuse)) {
+    try { writeFileSync(`${ctl}/${m.minor}/abort`, "1"); } catch { /* gone */ }
+    sh("umount", ["-l", m.point]);
   }
 }
 
@@ -127,6 +128,12 @@ function runFile(rel) {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  /** Prints what the file's processes wait on, then kills its process group. */
+  const reportAndKill = async (why) => {
+    console.log(`\nrun-tests: ${rel} ${why}`);
+    await diagnose(child.pid, reportDir, logDir);
+    try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
+  };
   let out = "";
   let lingered = false, linger;
   child.stdout.on("data", (d) => {
@@ -135,11 +142,9 @@ function runFile(rel) {
     // uvu prints its summary when the last test is done and then leaves exiting to the event loop:
     // a handle a test left open (a socket, a timer, a child) keeps the process alive for ever.
     if (!linger && /Duration:\s+[\d.]+m?s/.test(out)) {
-      linger = setTimeout(async () => {
+      linger = setTimeout(() => {
         lingered = true;
-        console.log(`\nrun-tests: ${rel} finished its tests but has not exited ${LINGER_MS / 1000} s later; what keeps it alive:`);
-        await diagnose(child.pid, reportDir, logDir);
-        try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
+        void reportAndKill(`finished its tests but has not exited ${LINGER_MS / 1000} s later; what keeps it alive:`);
       }, LINGER_MS);
     }
   });
@@ -149,9 +154,7 @@ function runFile(rel) {
     let unstuck;
     const timer = setTimeout(async () => {
       timedOut = true;
-      console.log(`\nrun-tests: ${rel} still running after ${timeoutMs / 1000} s`);
-      await diagnose(child.pid, reportDir, logDir);
-      try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
+      await reportAndKill(`still running after ${timeoutMs / 1000} s`);
       // A process blocked in the kernel on a FUSE request whose daemon is gone but whose connection
       // is held open elsewhere does not die of SIGKILL until the connection is aborted.
       unstuck = setTimeout(() => {
@@ -170,9 +173,9 @@ function runFile(rel) {
       const finish = () => {
         if (finished) return;
         finished = true;
-        for (const m of mountsUnder(dir)) {
-          console.log(`run-tests: ${rel} left ${m} mounted; detaching it`);
-          sh("umount", ["-l", m]);
+        for (const { point } of mountsUnder(dir)) {
+          console.log(`run-tests: ${rel} left ${point} mounted; detaching it`);
+          sh("umount", ["-l", point]);
         }
         rmSync(dir, { recursive: true, force: true });
         resolve({ out, code, signal, timedOut, lingered });
