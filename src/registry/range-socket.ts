@@ -1,4 +1,4 @@
-// The fast path for blob range GETs: HTTP/1.1 on kept-alive net/tls sockets read with `onread` into
+// The fast path for GETs (blob ranges above all): HTTP/1.1 on kept-alive net/tls sockets read with `onread` into
 // one reusable buffer, body bytes handed from that buffer straight to the caller's sink (which copies
 // them once into the caller's memory). undici's path allocates a Buffer per socket read, copies it into
 // llhttp's Wasm memory and the body out again; this path was measured ~1.2–1.6× faster for 4 MiB

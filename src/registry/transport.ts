@@ -1,7 +1,9 @@
 // HTTP on undici: one Pool per origin (keep-alive, bounded connections), requests dispatched with a
 // raw handler so that body bytes go from undici's socket buffers straight to a sink that copies
-// them once into the caller's memory. Ranged GETs to origins reached directly go on the own
-// sockets of range-socket.ts instead (fewer copies). No redirects, auth or retries here: the client does those.
+// them once into the caller's memory. GETs to origins reached directly (blob ranges, manifests,
+// configs, tokens) go on the own sockets of range-socket.ts instead: fewer copies, and a store that
+// only pulls never loads undici (~25 ms and ~11 MiB at its first lookup). No redirects, auth or
+// retries here: the client does those.
 import { createRequire } from "node:module";
 import type { Dispatcher, EnvHttpProxyAgent, Pool } from "undici";
 import type { IncomingHttpHeaders } from "node:http";
@@ -204,9 +206,9 @@ export class Transport {
 
   /** One request; resolves with the response head once the sink has the whole body (or asked to stop). */
   send(url: URL, opts: SendOptions, choose: SinkChooser): Promise<ResponseHead> {
-    // Blob range GETs to an origin reached without a proxy go on the fast path; what it does not
-    // understand comes back before `choose` saw it and is sent again here.
-    if (this.rangeSockets && !this.closed && opts.method === "GET" && !opts.body && opts.headers.range !== undefined
+    // GETs to an origin reached without a proxy go on the fast path; what it does not understand
+    // comes back before `choose` saw it and is sent again here.
+    if (this.rangeSockets && !this.closed && opts.method === "GET" && !opts.body
       && (url.protocol === "http:" || url.protocol === "https:") && !this.viaProxy(url)) {
       const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
       return this.rangeSockets.send(url, headers, opts.timeoutMs, choose).then(
