@@ -33,19 +33,27 @@ export async function runMount(argv: string[]): Promise<number> {
   }
   if (cfg.help) { process.stdout.write(usageText()); return 0; }
   if (cfg.version) { process.stdout.write("esgz-fast 0.1.0\n"); return 0; }
+  // The first worker thread starts booting now, before the store's module graph (FUSE included) is
+  // loaded, so the first lookup's TOC no longer waits for it: opening a layer of 850 chunks 35–58 →
+  // 16–30 ms, spawn → first ls median 264 → 243 ms (12 interleaved runs each; src/store/workers.ts).
+  const [{ compileCoreModule }, { storeWorkerPool }] = await Promise.all([import("../node/core.js"), import("../store/workers.js")]);
+  await compileCoreModule();
+  const pool = storeWorkerPool();
   const [{ reportStartupError, startOps }, { startStore }] = await Promise.all([import("../store/ops.js"), import("../store/service.js")]);
   let ops: OpsRuntime;
   let running: RunningStore;
   try {
     ops = await startOps(cfg);
   } catch (err) {
+    await pool.close();
     return reportStartupError(err);
   }
   const { log } = ops;
   try {
-    running = await startStore(ops);
+    running = await startStore(ops, { pool });
   } catch (err) {
     log.fatal("cannot mount the store", { mountpoint: cfg.mountpoint, error: (err as Error).message });
+    await pool.close();
     await ops.close();
     return 1;
   }

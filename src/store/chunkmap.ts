@@ -1,21 +1,13 @@
 // Every chunk of a layer in blob order, as flat typed arrays (no object per chunk): where its gzip
 // member starts and ends in the blob, where its payload starts inside the member, its size and digest.
 // Chunk ids ("cid") are positions in this order; the fetcher merges neighbours by walking it.
+import type { ChunkTable } from "../core/toc.js";
 
 /** The subset of `TocIndex` (src/core/toc.ts) the chunk map is built from. */
 export interface ChunkSourceIndex {
+  /** Number of nodes. */
   readonly count: number;
-  readonly entryCount: number;
-  entryNode(i: number): number;
-  entryChunk(i: number): number;
-  chunkCount(id: number): number;
-  chunkOffset(id: number, k: number): number;
-  chunkSize(id: number, k: number): number;
-  chunkMemberOffset(id: number, k: number): number;
-  chunkInnerOffset(id: number, k: number): number;
-  chunkCompressedEnd(id: number, k: number): number;
-  chunkDigest(id: number, k: number): Uint8Array | null;
-  findChunk(id: number, fileOffset: number): number;
+  chunkTable(): ChunkTable;
 }
 
 export class ChunkMap {
@@ -34,50 +26,41 @@ export class ChunkMap {
   readonly totalSize: number;
 
   constructor(index: ChunkSourceIndex) {
-    // Collect (node, k) in TOC order, then order by blob position.
-    const nodes: number[] = [];
-    const ks: number[] = [];
-    for (let i = 0; i < index.entryCount; i++) {
-      const k = index.entryChunk(i);
-      if (k < 0) continue;
-      nodes.push(index.entryNode(i));
-      ks.push(k);
+    // The TOC's chunk entries (read in one pass: see TocIndex.chunkTable) in blob order, which writers
+    // already produce (checked: a sort only when they did not).
+    const t = index.chunkTable();
+    const n = t.node.length;
+    let sorted = true;
+    for (let j = 1; j < n && sorted; j++) {
+      if (t.memberStart[j] < t.memberStart[j - 1] || (t.memberStart[j] === t.memberStart[j - 1] && t.innerOffset[j] < t.innerOffset[j - 1])) sorted = false;
     }
-    const n = nodes.length;
-    const order = Array.from({ length: n }, (_, i) => i);
-    const start = (i: number) => index.chunkMemberOffset(nodes[i], ks[i]);
-    const inner = (i: number) => index.chunkInnerOffset(nodes[i], ks[i]);
-    order.sort((a, b) => start(a) - start(b) || inner(a) - inner(b) || a - b);
+    let { node, k: kOf } = t;
     this.count = n;
-    this.memberStart = new Float64Array(n);
-    this.memberEnd = new Float64Array(n);
-    this.innerOffset = new Float64Array(n);
-    this.size = new Float64Array(n);
-    this.digests = new Uint8Array(n * 32);
+    if (sorted) {
+      this.memberStart = t.memberStart; this.memberEnd = t.memberEnd; this.innerOffset = t.innerOffset; this.size = t.size; this.digests = t.digests;
+    } else {
+      const order = Array.from({ length: n }, (_, i) => i)
+        .sort((a, b) => t.memberStart[a] - t.memberStart[b] || t.innerOffset[a] - t.innerOffset[b] || a - b);
+      const pick = (from: Float64Array) => Float64Array.from(order, (i) => from[i]);
+      this.memberStart = pick(t.memberStart); this.memberEnd = pick(t.memberEnd); this.innerOffset = pick(t.innerOffset); this.size = pick(t.size);
+      node = Int32Array.from(order, (i) => t.node[i]);
+      kOf = Int32Array.from(order, (i) => t.k[i]);
+      this.digests = new Uint8Array(n * 32);
+      order.forEach((src, cid) => this.digests.set(t.digests.subarray(src * 32, src * 32 + 32), cid * 32));
+    }
     this.firstCid = new Int32Array(index.count).fill(-1);
     let total = 0;
-    const kOfCid = new Int32Array(n);
-    const nodeOfCid = new Int32Array(n);
-    order.forEach((src, cid) => {
-      const node = nodes[src], k = ks[src];
-      this.memberStart[cid] = index.chunkMemberOffset(node, k);
-      this.memberEnd[cid] = index.chunkCompressedEnd(node, k);
-      this.innerOffset[cid] = index.chunkInnerOffset(node, k);
-      this.size[cid] = index.chunkSize(node, k);
+    for (let cid = 0; cid < n; cid++) {
       total += this.size[cid];
-      const d = index.chunkDigest(node, k);
-      if (d) this.digests.set(d, cid * 32);
-      if (k === 0) this.firstCid[node] = cid;
-      kOfCid[cid] = k;
-      nodeOfCid[cid] = node;
-    });
+      if (kOf[cid] === 0) this.firstCid[node[cid]] = cid;
+    }
     this.totalSize = total;
     // The layout every writer produces: a file's chunks follow each other in the blob. Anything else
     // is refused here rather than served from the wrong chunk.
     for (let cid = 0; cid < n; cid++) {
-      const first = this.firstCid[nodeOfCid[cid]];
-      if (first < 0 || first + kOfCid[cid] !== cid) {
-        throw new Error(`chunk ${kOfCid[cid]} of TOC node ${nodeOfCid[cid]} is not stored after the file's previous chunk`);
+      const first = this.firstCid[node[cid]];
+      if (first < 0 || first + kOf[cid] !== cid) {
+        throw new Error(`chunk ${kOf[cid]} of TOC node ${node[cid]} is not stored after the file's previous chunk`);
       }
     }
   }

@@ -10,6 +10,9 @@ import { ChunkFetcher, type ChunkStore, type RangeSource, type VerifyBatch } fro
 
 /** What a layer needs of its TOC index (`TocIndex` satisfies it). */
 export interface LayerIndex extends TreeIndex, ChunkSourceIndex {
+  chunkCount(id: number): number;
+  chunkOffset(id: number, k: number): number;
+  findChunk(id: number, fileOffset: number): number;
   /** 0 none, 1 `.prefetch.landmark`, 2 `.no.prefetch.landmark`. */
   readonly landmark: number;
   readonly prefetchEnd: number;

@@ -2,7 +2,6 @@
 // TOC reader, verification off the main thread, the layer store, the ALS file system and its mount.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { availableParallelism } from "node:os";
 import { AlsFs } from "../fs/als.js";
 import { detachStaleMount, mountFs, type MountedFs } from "../fs/fuse.js";
 import { FsError } from "../fs/errno.js";
@@ -11,13 +10,14 @@ import { EStargzError } from "../estargz/errors.js";
 import type { Source } from "../estargz/source.js";
 import { TocIndex } from "../core/toc.js";
 import { RegistryClient } from "../registry/index.js";
-import { CorePool } from "../node/pool.js";
+import type { CorePool } from "../node/pool.js";
 import { BufferReclaimer } from "../node/reclaim.js";
 import { compileCoreModule, nodeCore } from "../node/core.js";
 import { holdWasmTierUp } from "../node/tiering.js";
 import type { StoreMetrics } from "./metrics.js";
 import type { OpsRuntime } from "./ops.js";
 import { LayerStore, type ImageLayer } from "./store.js";
+import { storeWorkerPool } from "./workers.js";
 import type { Priority, RangeSource, VerifyBatch } from "./fetcher.js";
 
 /** The background fetch of a newly opened layer starts after this long without a FUSE request… */
@@ -38,8 +38,11 @@ const RECLAIM_EVERY_BYTES = 8 << 20;
 /** Chunks smaller than this of a background batch are written to the disk cache by the worker. */
 const WORKER_WRITE_MAX = 256 << 10;
 
-/** Mounts the store at `cfg.mountpoint`, using the operational runtime's log, metrics and chunk cache. */
-export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache">): Promise<RunningStore> {
+/**
+ * Mounts the store at `cfg.mountpoint`, using the operational runtime's log, metrics and chunk cache,
+ * and `pool` (from `storeWorkerPool`; made here if not given), which it owns from then on.
+ */
+export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache">, given?: { pool?: CorePool }): Promise<RunningStore> {
   const { config: cfg, log, metrics } = ops;
   // The core is compiled first (read and compiled off the event loop; a few ms): a module compiled
   // while tier-up is held would never tier up. Then held until the first registry answer has been
@@ -65,20 +68,13 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // without, V8 let them pile up to tens of MiB (src/node/reclaim.ts).
   const reclaimer = new BufferReclaimer(RECLAIM_EVERY_BYTES);
   cache.onNewBytes((bytes) => reclaimer.note(bytes));
-  // Inflate + hash run in worker threads, each with its own Wasm core, a batch of chunks per round
-  // trip; reads a process waits on go first, background work never takes the last of several
-  // workers. One worker per core but the FUSE thread's (1–3): the FUSE thread is busy too while
-  // chunks are fetched (HTTP, copies, FUSE replies), and each worker costs ~10 MiB RSS. On 2 cores,
-  // 1 worker against 2: peak RSS 154 against 170 MiB, cold reads as fast or faster (bench:store).
-  const workers = Number(process.env.ESGZ_WORKERS ?? Math.max(1, Math.min(3, availableParallelism() - 1)));
-  const pool = new CorePool({ size: workers });
+  // Inflate + hash run in worker threads (src/store/workers.ts).
+  const pool = given?.pool ?? storeWorkerPool();
   // The background fetch's "already on disk?" for a window of chunks: one worker round trip. (Disk
   // cache reads stay on libuv's threads: a worker's buffers freed on this thread stay in the
   // worker's malloc arena — measured +7 MiB peak RSS — and with one worker they queued behind
   // inflates.)
   cache.useFilesExist((paths) => pool.run("filesExist", { paths }, { priority: "low" }));
-  // One worker boots while the file system mounts: the first lookup's TOC goes to it.
-  pool.warm(1);
   const verify: VerifyBatch = (body, chunks, priority, promotable) => {
     const t0 = process.hrtime.bigint();
     // Background batches' small chunks are written to the disk cache by the worker itself (nobody

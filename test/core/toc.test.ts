@@ -94,6 +94,24 @@ function compare(idx: TocIndex, m: Model, jsonText: string): string[] {
       eq(`entry ${i} chunk`, idx.entryChunk(i), k);
     } else eq(`entry ${i} chunk`, idx.entryChunk(i), -1);
   }
+  // chunkTable: the chunk entries in TOC order, each slot what the per-chunk accessors say
+  const t = idx.chunkTable();
+  let j = 0;
+  for (let i = 0; i < idx.entryCount; i++) {
+    const k = idx.entryChunk(i);
+    if (k < 0) continue;
+    const node = idx.entryNode(i);
+    const at = `chunkTable[${j}]`;
+    eq(`${at} node`, t.node[j], node);
+    eq(`${at} k`, t.k[j], k);
+    eq(`${at} memberStart`, t.memberStart[j], idx.chunkMemberOffset(node, k));
+    eq(`${at} memberEnd`, t.memberEnd[j], idx.chunkCompressedEnd(node, k));
+    eq(`${at} innerOffset`, t.innerOffset[j], idx.chunkInnerOffset(node, k));
+    eq(`${at} size`, t.size[j], idx.chunkSize(node, k));
+    eq(`${at} digest`, hex(t.digests.subarray(j * 32, j * 32 + 32)), hex(idx.chunkDigest(node, k) ?? new Uint8Array(32)));
+    j++;
+  }
+  eq("chunkTable length", t.node.length, j);
   return bad;
 }
 
