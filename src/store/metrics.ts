@@ -29,6 +29,10 @@ export class StoreMetrics {
 
   constructor(extra: { cacheBytes?: () => number } = {}) {
     this.registry.register(new CallbackGauge("process_resident_memory_bytes", "Resident memory size in bytes.", () => process.memoryUsage.rss()));
+    // Where the store's memory is, for an operator watching it grow: the JS heap, and the buffers
+    // outside it (chunk bytes) that this thread holds.
+    this.registry.register(new CallbackGauge("nodejs_heap_size_used_bytes", "V8 heap in use on the FUSE thread, in bytes.", () => process.memoryUsage().heapUsed));
+    this.registry.register(new CallbackGauge("nodejs_external_memory_bytes", "Memory held by the FUSE thread outside the V8 heap (ArrayBuffers included), in bytes.", () => process.memoryUsage().external));
     const start = Math.floor(Date.now() / 1000 - process.uptime());
     this.registry.register(new CallbackGauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.", () => start));
     if (extra.cacheBytes) this.registry.register(new CallbackGauge("esgz_cache_memory_bytes", "Bytes held by the in-memory chunk cache.", extra.cacheBytes));

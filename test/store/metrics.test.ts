@@ -1,5 +1,5 @@
 // The running store's fetch metrics: each range request is counted under the priority it really had
-// (a read a process waits on: high; the background fill of the layer: low).
+// (a read a process waits on: high; the background fill of the layer: low); and its memory gauges.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdir, readFile } from "node:fs/promises";
@@ -49,6 +49,12 @@ test("a read's fetches are counted as high, the background fill's as low", async
   const requests = byPriority(text, "esgz_fetch_requests_total");
   assert.ok((requests.high ?? 0) >= 1, `a high-priority request (the TOC, the read): ${JSON.stringify(requests)}`);
   assert.ok((requests.low ?? 0) >= 1, `a low-priority request (the background fetch): ${JSON.stringify(requests)}`);
+  // memory: the chunks the LRU holds are part of what the FUSE thread holds outside its heap
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+  const [lru, external, heap] = [gauge("esgz_cache_memory_bytes"), gauge("nodejs_external_memory_bytes"), gauge("nodejs_heap_size_used_bytes")];
+  assert.ok(lru > 0, `the memory LRU holds the chunks read and fetched: ${lru}`);
+  assert.ok(external >= lru, `external memory ${external} covers the LRU's ${lru} bytes`);
+  assert.ok(heap > 1 << 20, `a V8 heap in use: ${heap}`);
 });
 
 test.run();
