@@ -27,7 +27,9 @@ async function timed(cmd: string): Promise<number> {
   return performance.now() - t0;
 }
 
-const dropCaches = () => writeFile("/proc/sys/vm/drop_caches", "3");
+// Dirty pages are written back first (sync): drop_caches leaves them, and their writeback (the store's
+// cache files of the previous step, the registry's uploads) would otherwise land inside a timed read.
+const dropCaches = async () => { await sh("sync"); await writeFile("/proc/sys/vm/drop_caches", "3"); };
 
 async function vmHwm(pid: number): Promise<number> {
   const s = await readFile(`/proc/${pid}/status`, "utf8");
