@@ -139,24 +139,17 @@ class Conn {
     this.lastRead = Date.now();
     while (at < n && this.req) {
       switch (this.phase) {
-        case "body": {
-          const take = Math.min(this.remaining, n - at);
-          if (!this.feed(buf, at, take)) return;
-          at += take;
-          this.remaining -= take;
-          if (this.remaining === 0) {
-            this.keepAlive &&= at === n; // bytes after the body: not HTTP we can follow
-            return this.complete();
-          }
-          break;
-        }
+        case "body":
         case "chunk-data": {
+          // `remaining`: of the Content-Length body, or of the current chunk
           const take = Math.min(this.remaining, n - at);
           if (!this.feed(buf, at, take)) return;
           at += take;
           this.remaining -= take;
-          if (this.remaining === 0) { this.phase = "chunk-crlf"; this.line = ""; }
-          break;
+          if (this.remaining > 0) break;
+          if (this.phase === "chunk-data") { this.phase = "chunk-crlf"; this.line = ""; break; }
+          this.keepAlive &&= at === n; // bytes after the body: not HTTP we can follow
+          return this.complete();
         }
         default: {
           // Size lines, the CRLF after a chunk, trailers: short lines, read byte by byte.
@@ -392,7 +385,7 @@ class OriginPool {
   }
 }
 
-/** Per-origin pools of kept-alive sockets for ranged GETs. */
+/** Per-origin pools of kept-alive sockets for GETs (blob ranges, manifests, configs, tokens). */
 export class RangeSockets {
   readonly stats: RangeSocketStats = { requests: 0, connections: 0, fallbacks: 0, staleRetries: 0 };
   /** Shared by every socket: a read callback consumes its bytes before the next read can start. */
