@@ -40,7 +40,7 @@ export interface RegistryClientOptions {
   mirrorCooldownMs?: number;
   /** Forward proxy; default HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment, `false` for none. */
   proxy?: ProxyConfig | false;
-  /** Blob range GETs on the client's own kept-alive sockets (default true; false: all on undici). */
+  /** GETs on the client's own kept-alive sockets (default true; false: all on undici). */
   rangeSockets?: boolean;
 }
 
@@ -203,7 +203,7 @@ export class RegistryClient {
     return putManifest(this.session, ref, reference ?? manifestReference(ref), bytes, mediaType);
   }
 
-  /** Requests, connections, fallbacks of the range-GET fast path so far (undefined when it is off). */
+  /** Requests, connections, fallbacks of the GET fast path so far (undefined when it is off). */
   get rangeSocketStats(): Readonly<RangeSocketStats> | undefined {
     return this.transport.rangeSocketStats;
   }

@@ -58,7 +58,7 @@ export interface TransportOptions {
   connections?: number;
   keepAliveTimeoutMs?: number;
   userAgent?: string;
-  /** Ranged GETs on the own sockets of range-socket.ts (default true); false: everything on undici. */
+  /** GETs to origins reached directly on the own sockets of range-socket.ts (default true); false: everything on undici. */
   rangeSockets?: boolean;
   /** Default: from the environment; `false`: never. Loopback hosts are never proxied (as in Go). */
   proxy?: ProxyConfig | false;
@@ -152,7 +152,7 @@ export class Transport {
   private readonly keepAliveTimeoutMs: number;
   readonly userAgent: string;
   private closed = false;
-  /** The fast path for ranged GETs to origins reached directly (range-socket.ts). */
+  /** The fast path for GETs to origins reached directly (range-socket.ts). */
   private readonly rangeSockets: RangeSockets | undefined;
 
   constructor(opts: TransportOptions = {}) {
@@ -171,7 +171,7 @@ export class Transport {
     if (opts.rangeSockets !== false) this.rangeSockets = new RangeSockets({ connections: this.connections, keepAliveTimeoutMs: this.keepAliveTimeoutMs });
   }
 
-  /** What the ranged-GET fast path did so far (undefined when it is off). */
+  /** What the GET fast path did so far (undefined when it is off). */
   get rangeSocketStats(): Readonly<RangeSocketStats> | undefined {
     return this.rangeSockets?.stats;
   }
@@ -206,23 +206,22 @@ export class Transport {
 
   /** One request; resolves with the response head once the sink has the whole body (or asked to stop). */
   send(url: URL, opts: SendOptions, choose: SinkChooser): Promise<ResponseHead> {
+    const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
     // GETs to an origin reached without a proxy go on the fast path; what it does not understand
     // comes back before `choose` saw it and is sent again here.
     if (this.rangeSockets && !this.closed && opts.method === "GET" && !opts.body
       && (url.protocol === "http:" || url.protocol === "https:") && !this.viaProxy(url)) {
-      const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
       return this.rangeSockets.send(url, headers, opts.timeoutMs, choose).then(
-        (r) => (r === FALLBACK ? this.sendOnUndici(url, opts, choose) : r),
+        (r) => (r === FALLBACK ? this.sendOnUndici(url, opts, headers, choose) : r),
         (err) => { throw networkError(err, url); },
       );
     }
-    return this.sendOnUndici(url, opts, choose);
+    return this.sendOnUndici(url, opts, headers, choose);
   }
 
-  private sendOnUndici(url: URL, opts: SendOptions, choose: SinkChooser): Promise<ResponseHead> {
+  private sendOnUndici(url: URL, opts: SendOptions, headers: Record<string, string>, choose: SinkChooser): Promise<ResponseHead> {
     const dispatcher = this.dispatcher(url);
-    const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
-    if (opts.body) headers["content-length"] = String(opts.body.byteLength);
+    if (opts.body) headers["content-length"] = String(opts.body.byteLength); // send() made this object for this request
     return new Promise<ResponseHead>((resolve, reject) => {
       let head: ResponseHead | undefined;
       let sink: BodySink | undefined;
