@@ -395,6 +395,11 @@ export class TocIndex {
   private hasDigestAt(c: number): boolean {
     return (this.cw(c, C_HIGH) & 0x80000000) !== 0;
   }
+  /** Decompressed size of record c, chunk k of node `id`: to the next chunk's offset, or to the file's end. */
+  private sizeAt(id: number, c: number, k: number): number {
+    const end = k + 1 < this.cw(c - k, C_OFFSET) ? this.offsetAt(c + 1, k + 1) : this.size(id);
+    return end - this.offsetAt(c, k);
+  }
   /** Chunks of a regular file (0 for an empty file and for other types). */
   chunkCount(id: number): number {
     const a = this.chunkBase(id);
@@ -406,8 +411,7 @@ export class TocIndex {
   }
   /** Decompressed size of chunk k (resolved: never 0). */
   chunkSize(id: number, k: number): number {
-    const end = k + 1 < this.chunkCount(id) ? this.chunkOffset(id, k + 1) : this.size(id);
-    return end - this.chunkOffset(id, k);
+    return this.sizeAt(id, this.chunkIndex(id, k), k);
   }
   /** Blob offset of the gzip member holding chunk k. */
   chunkMemberOffset(id: number, k: number): number {
@@ -445,16 +449,13 @@ export class TocIndex {
       const c = entry(i, 2) & CHUNK_NONE;
       if (c === CHUNK_NONE) continue;
       const id = entry(i, 1);
-      const first = this.node(id, N_A);
-      const k = c - first;
-      const offset = this.offsetAt(c, k);
-      const end = k + 1 < this.cw(first, C_OFFSET) ? this.offsetAt(c + 1, k + 1) : this.size(id);
+      const k = c - this.node(id, N_A);
       t.node[j] = id;
       t.k[j] = k;
       t.memberStart[j] = this.memberAt(c);
       t.memberEnd[j] = this.endAt(c);
       t.innerOffset[j] = this.num(this.cw(c, C_INNER));
-      t.size[j] = end - offset;
+      t.size[j] = this.sizeAt(id, c, k);
       if (this.hasDigestAt(c)) t.digests.set(this.u8.subarray(digestsAt + c * 32, digestsAt + c * 32 + 32), j * 32);
       j++;
     }
