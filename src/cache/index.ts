@@ -137,10 +137,14 @@ export class ChunkCache {
     return this.memory.bytes;
   }
 
-  /** The memory part only, synchronously (no I/O): a hit is counted, a miss is left to `get`. */
-  getMemory(digest: string): Uint8Array | undefined {
+  /**
+   * The memory part only, synchronously (no I/O): a hit is counted, a miss is left to `get`. An entry
+   * of another size than `size` is not this chunk (a TOC claiming another size for a digest lies).
+   */
+  getMemory(digest: string, size: number): Uint8Array | undefined {
     const v = this.memory.get(chunkKey(digest));
-    if (v) this.events?.hit("memory");
+    if (!v || v.byteLength !== size) return undefined;
+    this.events?.hit("memory");
     return v;
   }
 
@@ -150,34 +154,36 @@ export class ChunkCache {
   }
 
   /**
-   * The verified bytes of chunk `digest`, from memory or disk, or undefined. `size`, when given, is
-   * checked too (a file of another length is corrupt without hashing it).
+   * The verified bytes of chunk `digest` of `size` bytes, from memory or disk, or undefined (an entry
+   * or a file of another length is not this chunk: a miss, without hashing).
    */
-  async get(digest: string, size?: number, priority: Priority = "high"): Promise<Uint8Array | undefined> {
+  async get(digest: string, size: number, priority: Priority = "high"): Promise<Uint8Array | undefined> {
     const hex = chunkKey(digest);
     const mem = this.memory.get(hex);
-    if (mem) {
+    if (mem && mem.byteLength === size) {
       this.events?.hit("memory");
       return mem;
     }
     this.events?.miss("memory");
     if (!this.disk) return undefined;
     const writing = this.writes.get(hex);
-    if (writing) {
+    if (writing && writing.data.byteLength === size) {
       this.events?.hit("disk");
       return writing.data;
     }
     let read = this.reads.get(hex);
     if (!read) {
-      read = this.readVerified(this.disk, hex, size, priority).finally(() => this.reads.delete(hex));
+      read = this.readVerified(this.disk, hex, priority).finally(() => this.reads.delete(hex));
       this.reads.set(hex, read);
     }
-    const data = await read;
+    // A verified file of another size is the chunk of that digest, not the one asked for (the asker's
+    // TOC gives the digest a size it does not have): a miss, and the file stays.
+    const data = (await read)?.byteLength === size ? await read : undefined;
     this.events?.[data ? "hit" : "miss"]("disk");
     return data;
   }
 
-  private async readVerified(disk: DiskChunks, hex: string, size: number | undefined, priority: Priority): Promise<Uint8Array | undefined> {
+  private async readVerified(disk: DiskChunks, hex: string, priority: Priority): Promise<Uint8Array | undefined> {
     let data: Uint8Array | undefined;
     try {
       data = await disk.read(hex);
@@ -187,17 +193,11 @@ export class ChunkCache {
     }
     if (!data) return undefined;
     this.newBytes?.(data.byteLength);
-    let problem: string | undefined;
-    if (size !== undefined && data.byteLength !== size) {
-      problem = `size ${data.byteLength}, expected ${size}`;
-    } else {
-      const actual = await this.hash(data, priority);
-      if (actual !== hex) problem = `sha256:${actual}`;
-    }
-    if (problem) {
+    const actual = await this.hash(data, priority);
+    if (actual !== hex) {
       this.events?.corrupt();
       this.log.warn("chunk cache: corrupt file removed, chunk will be fetched again", {
-        chunk: `sha256:${hex}`, file: disk.pathOf(hex), found: problem,
+        chunk: `sha256:${hex}`, file: disk.pathOf(hex), found: `sha256:${actual}`,
       });
       await disk.remove(hex);
       return undefined;

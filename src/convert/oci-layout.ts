@@ -11,8 +11,7 @@ import { join } from "node:path";
 import type { WriteResult, WriterOptions } from "../estargz/writer.js";
 import { tempBeside, writeEStargzFile } from "./layer.js";
 
-export const TOC_DIGEST_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest";
-export const UNCOMPRESSED_SIZE_ANNOTATION = "io.containers.estargz.uncompressed-size";
+import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "../estargz/annotations.js";
 
 export const MT = {
   ociIndex: "application/vnd.oci.image.index.v1+json",

@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { parseReference, type Reference, type RegistryClient } from "../registry/index.js";
 import type { WriteResult } from "../estargz/writer.js";
 import { writeEStargzFile } from "./layer.js";
+import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "../estargz/annotations.js";
 import {
-  LAYER_OUT, MT, TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION,
+  LAYER_OUT, MT,
   type ConvertedLayer, type Descriptor, type LayoutOptions, type LayoutResult,
 } from "./oci-layout.js";
 

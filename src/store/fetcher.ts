@@ -43,9 +43,12 @@ export type VerifyBatch = (body: Uint8Array, chunks: BatchChunk[], priority: Pri
   /** Called at once with a function that raises a low-priority batch still waiting to high. */
   promotable?: (promote: () => void) => void) => Promise<Array<Uint8Array | string>>;
 
-/** Verified chunks by digest (hex). `get` must itself re-verify what it read from disk. */
+/**
+ * Verified chunks by digest (hex) and size: a chunk is what hashes to its digest AND has the size the
+ * TOC gives it; an entry of another size is a miss. `get` must itself re-verify what it read from disk.
+ */
 export interface ChunkStore {
-  getMemory(digestHex: string): Uint8Array | undefined;
+  getMemory(digestHex: string, size: number): Uint8Array | undefined;
   /** Whether memory holds it, without counting a hit or touching its recency. */
   hasMemory?(digestHex: string): boolean;
   get(digestHex: string, size: number, priority: Priority): Promise<Uint8Array | undefined>;
@@ -111,7 +114,7 @@ export class ChunkFetcher {
 
   /** Chunk `cid` from the memory cache, counted as a hit, or undefined (then ask `chunks`). */
   fromMemory(cid: number): Uint8Array | undefined {
-    const d = this.cache.getMemory(this.map.digestHex(cid));
+    const d = this.cache.getMemory(this.map.digestHex(cid), this.map.size[cid]);
     if (d) this.stats.cacheHits++;
     return d;
   }
@@ -176,7 +179,7 @@ export class ChunkFetcher {
     const first = this.map.firstAtOrAfter(start);
     let cids: number[] = [];
     for (let c = first; c < this.map.count && this.map.memberEnd[c] <= end; c++) {
-      if (!this.inflight.has(c) && !this.cache.getMemory(this.map.digestHex(c))) cids.push(c);
+      if (!this.inflight.has(c) && !this.cache.getMemory(this.map.digestHex(c), this.map.size[c])) cids.push(c);
     }
     // Chunks already on disk (a restarted store) are not fetched again.
     const has = this.cache.has;
@@ -230,7 +233,7 @@ export class ChunkFetcher {
       const extra: number[] = [];
       for (let c = m.firstAtOrAfter(alignedStart); c < m.count && m.memberStart[c] < alignedEnd; c++) {
         if (m.memberEnd[c] > alignedEnd || r.cids.includes(c)) continue;
-        if (this.inflight.has(c) || this.cache.getMemory(m.digestHex(c))) continue;
+        if (this.inflight.has(c) || this.cache.getMemory(m.digestHex(c), m.size[c])) continue;
         extra.push(c);
       }
       const starts = [r.start, ...extra.map((c) => m.memberStart[c])];

@@ -2,37 +2,43 @@
 // prefetch of the landmark range and the background fetch of the rest, and reads of files and of the
 // raw blob. What the file system sees of it is a `LayerView` (src/fs/als.ts).
 import { createHash } from "node:crypto";
+import { open, unlink, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
 import type { BlobHandle, LayerView } from "../fs/als.js";
 import { FsError } from "../fs/errno.js";
 import type { TreeIndex } from "../fs/overlay.js";
 import { ChunkMap, type ChunkSourceIndex } from "./chunkmap.js";
 import { ChunkFetcher, type ChunkStore, type RangeSource, type VerifyBatch } from "./fetcher.js";
+import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "../estargz/annotations.js";
+import type { ImageLayer } from "./store.js";
 
 /** What a layer needs of its TOC index (`TocIndex` satisfies it). */
 export interface LayerIndex extends TreeIndex, ChunkSourceIndex {
   chunkCount(id: number): number;
   chunkOffset(id: number, k: number): number;
   findChunk(id: number, fileOffset: number): number;
+  /** Cleaned full path of node `id` (for messages). */
+  name(id: number): string;
   /** 0 none, 1 `.prefetch.landmark`, 2 `.no.prefetch.landmark`. */
   readonly landmark: number;
   readonly prefetchEnd: number;
   dispose(): void;
 }
 
-/** The manifest and config facts a layer is served under. */
+/** Where a layer's bytes come from and what they were verified against: what identifies it. */
 export interface LayerFacts {
+  /** `registry/repository` the blob is fetched from. */
+  repository: string;
   /** Compressed digest (manifest). */
   digest: string;
   size: number;
-  /** The `containerd.io/snapshot/stargz/toc.digest` annotation, if any. */
-  tocDigest?: string;
-  /** rootfs.diff_ids[i] of the config. */
-  diffId: string;
-  /** `io.containers.estargz.uncompressed-size`, if any. */
-  uncompressedSize?: number;
+  /** sha256 of the TOC fetched from the blob (equal to the manifest's annotation when it has one). */
+  tocDigest: string;
 }
 
 export interface FetchSettings {
+  /** Where the verified copy of the whole blob is written when `blob` is read. */
+  blobDir: string;
   chunkSize: number;
   prefetchSize: number;
   prefetchTimeoutMs: number;
@@ -49,9 +55,11 @@ export interface LayerLog {
   debug(msg: string, fields?: Record<string, unknown>): void;
 }
 
-const BLOB_WINDOW = 1 << 20;
-/** Out-of-order blob reads kept for the sequential digest check, at most. */
-const BLOB_EARLY_LIMIT = 16 << 20;
+/** The whole blob is fetched in ranges of this size, this many at once. */
+const BLOB_WINDOW = 4 << 20;
+const BLOB_WINDOWS_IN_FLIGHT = 4;
+/** The blob is hashed in pieces of this size (each a slice of the event loop's time). */
+const BLOB_HASH_PIECE = 1 << 20;
 const BACKGROUND_WINDOW = 4 << 20;
 /** A read starting this close to where the previous one of the file ended is sequential. */
 const SEQUENTIAL_SLACK = 1 << 20;
@@ -71,8 +79,8 @@ export class Layer {
   lastUse = Date.now();
   /** Where the last read of each recently read file ended (to recognise sequential readers). */
   private readonly readEnds = new Map<number, number>();
-  private readonly infoByToc: Uint8Array;
-  private readonly infoByDigest: Uint8Array;
+  /** The verified copy of the blob, once asked for (see `openBlob`). */
+  private verifiedBlob: Promise<VerifiedBlob> | undefined;
 
   constructor(
     readonly facts: LayerFacts,
@@ -88,8 +96,6 @@ export class Layer {
     this.fetcher = new ChunkFetcher(this.map, source, verify, cache, {
       chunkSize: settings.chunkSize, mergeGap: settings.chunkSize, maxRequest: 16 << 20, minFetch: 256 << 10,
     }, tocOffset, facts.digest);
-    this.infoByDigest = layerInfo(facts, false);
-    this.infoByToc = layerInfo(facts, true);
   }
 
   /** Starts the prefetch (reads wait for it, bounded by the timeout) and then the background fetch. */
@@ -149,6 +155,9 @@ export class Layer {
   dispose(): void {
     this.stop();
     this.index.dispose();
+    const blob = this.verifiedBlob;
+    this.verifiedBlob = undefined;
+    void blob?.then((b) => b.remove(), () => {});
   }
 
   /**
@@ -187,90 +196,73 @@ export class Layer {
       const next = this.map.cid(id, k1 + 1);
       if (!this.fetcher.inMemory(next)) void this.fetcher.chunk(next, "high").catch(() => {});
     }
-    const copy = (k: number, data: Uint8Array) => {
+    const held = k0 === k1 ? this.fetcher.fromMemory(cids[0]) : undefined;
+    if (held) return this.fill(id, into, offset, end, k0, k1, () => held);
+    return this.fetcher.chunks(cids, "high").then((got) => this.fill(id, into, offset, end, k0, k1, (k) => got.get(this.map.cid(id, k))!));
+  }
+
+  // Copies bytes [offset, end) of file `id` from its chunks k0..k1 into `into`. The chunks must tile
+  // that range exactly (each one where the previous ended, each of its size in the TOC): a TOC that
+  // says otherwise gets EIO, never a read that returns bytes it did not fill.
+  private fill(id: number, into: Uint8Array, offset: number, end: number, k0: number, k1: number, chunk: (k: number) => Uint8Array): number {
+    const ix = this.index;
+    let at = ix.chunkOffset(id, k0);
+    if (at > offset) throw this.tocFault(id, `chunk ${k0} starts at ${at}, after the read at ${offset}`);
+    for (let k = k0; k <= k1; k++) {
+      const data = chunk(k);
       const cOff = ix.chunkOffset(id, k);
+      if (cOff !== at || data.length !== this.map.size[this.map.cid(id, k)]) {
+        throw this.tocFault(id, `chunk ${k} (${data.length} bytes at ${cOff}) does not follow the previous chunk, which ends at ${at}`);
+      }
       const from = Math.max(offset, cOff);
       const to = Math.min(end, cOff + data.length);
-      into.set(data.subarray(from - cOff, to - cOff), from - offset);
-    };
-    const held = k0 === k1 ? this.fetcher.fromMemory(cids[0]) : undefined;
-    if (held) {
-      copy(k0, held);
-      return end - offset;
+      if (to > from) into.set(data.subarray(from - cOff, to - cOff), from - offset);
+      at = cOff + data.length;
     }
-    return this.fetcher.chunks(cids, "high").then((got) => {
-      for (let k = k0; k <= k1; k++) copy(k, got.get(this.map.cid(id, k))!);
-      return end - offset;
-    });
+    if (at < end) throw this.tocFault(id, `its chunks end at ${at}, before ${end}`);
+    return end - offset;
+  }
+
+  private tocFault(id: number, what: string): FsError {
+    const msg = `${this.facts.digest}: the TOC's chunks of ${JSON.stringify(this.index.name(id))} do not cover the file: ${what}`;
+    this.log.warn("read refused: TOC chunk list does not add up", { layer: this.facts.digest, file: this.index.name(id), problem: what });
+    return new FsError("EIO", msg);
   }
 
   /**
-   * The blob's bytes at any offset. Reads that together cover the blob from 0 to the end are hashed in
-   * order (the kernel's readahead may answer them out of order: later pieces wait, bounded) and checked
-   * against the layer digest; a mismatch fails the read that completes the hash, and every later read.
+   * The blob, byte for byte. No byte is served before the whole blob was fetched and its sha256 found
+   * equal to the layer digest: the first open fetches it (ranges in parallel, hashed in order) into a
+   * file under `blobDir`, and every read is served from that file. Engines read `blob` whole anyway
+   * (export, push). A digest mismatch makes this and every later read of the layer EIO.
    */
   openBlob(): BlobHandle {
-    const hash = createHash("sha256");
-    let next = 0;
-    const early = new Map<number, Uint8Array>();
-    let earlyBytes = 0;
-    let tracking = true;
-    const windows: Array<{ start: number; end: number; data: Promise<Uint8Array> }> = [];
-    const size = this.facts.size;
-    const expected = this.facts.digest;
-    const feed = (offset: number, bytes: Uint8Array) => {
-      if (!tracking || offset + bytes.length <= next) return;
-      if (offset > next) {
-        if (earlyBytes + bytes.length > BLOB_EARLY_LIMIT) { tracking = false; early.clear(); return; }
-        early.set(offset, bytes.slice());
-        earlyBytes += bytes.length;
-        return;
-      }
-      hash.update(bytes.subarray(next - offset));
-      next = offset + bytes.length;
-      for (let e = early.get(next); e; e = early.get(next)) {
-        early.delete(next);
-        earlyBytes -= e.length;
-        hash.update(e);
-        next += e.length;
-      }
-      if (next === size) {
-        tracking = false;
-        const actual = `sha256:${hash.digest("hex")}`;
-        if (actual !== expected) {
-          this.failure = `blob of layer ${expected} hashes to ${actual}: the registry served different bytes`;
-          this.log.warn("layer blob digest mismatch; the layer now answers EIO", { layer: expected, actual });
-          throw new FsError("EIO", this.failure);
+    this.verifiedBlob ??= fetchVerifiedBlob(this.source, this.facts, this.settings.blobDir).then(
+      (b) => { if (this.stopped) void b.remove(); return b; },
+      (e: Error) => {
+        this.verifiedBlob = undefined; // a network failure is tried again by the next open
+        if (e instanceof BlobDigestMismatch) {
+          this.failure = e.message;
+          this.log.warn("layer blob digest mismatch; the layer now answers EIO", { layer: this.facts.digest, actual: e.actual });
+        } else {
+          this.log.warn("cannot fetch the layer blob", { layer: this.facts.digest, error: e.message });
         }
-      }
-    };
+        throw new FsError("EIO", e.message);
+      });
+    const verified = this.verifiedBlob;
+    verified.catch(() => {});
     return {
       read: async (into, offset, length) => {
+        const blob = await verified;
         if (this.failure) throw new FsError("EIO", this.failure);
-        if (offset >= size || length <= 0) return 0;
-        const end = Math.min(size, offset + length);
-        // Concurrent readahead requests share the window being fetched that covers them.
-        let w = windows.find((x) => offset >= x.start && end <= x.end);
-        if (!w) {
-          const wEnd = Math.min(size, Math.max(end, offset + BLOB_WINDOW));
-          w = { start: offset, end: wEnd, data: this.source.read(offset, wEnd - offset) };
-          windows.push(w);
-          if (windows.length > 4) windows.shift();
-          w.data.catch(() => { const i = windows.indexOf(w!); if (i >= 0) windows.splice(i, 1); });
-        }
-        const data = await w.data;
-        const bytes = data.subarray(offset - w.start, end - w.start);
-        feed(offset, bytes);
-        into.set(bytes);
-        return bytes.length;
+        return blob.read(into, offset, length);
       },
     };
   }
 
-  /** The view the file system serves: `info` for a TOC-digest lookup differs from a digest lookup. */
-  view(byToc: boolean): LayerView {
+  /** The view the file system serves for a lookup of `desc` (by its TOC digest when `byToc`). */
+  view(desc: ImageLayer, byToc: boolean): LayerView {
     return {
-      info: byToc ? this.infoByToc : this.infoByDigest,
+      info: layerInfo(desc, byToc),
       blobSize: this.facts.size,
       index: this.index,
       entryCount: this.index.count,
@@ -286,22 +278,95 @@ export class Layer {
 }
 
 /**
- * The `info` file. `compression: 2` (gzip) is required for export; `diff-size` comes from the
- * uncompressed-size annotation or is -1. TOC-digest clients also get `toc-digest` (it must equal the
- * digest they looked up) and `flags.expected-layer-diffid`.
+ * The `info` file. A layer-digest lookup (podman ≤ 5.0) gets the manifest's and config's digests and
+ * sizes: `compression: 2` (gzip) is required for export; `diff-size` comes from the uncompressed-size
+ * annotation or is -1. A TOC-digest lookup (containers/storage ≥ 5.1) is identified by its TOC digest
+ * alone: exactly upstream's fields, the config's diffID only as the hint `expected-layer-diffid`, and
+ * no digest or size the store has not verified (the engine indexes a layer under every digest `info`
+ * claims).
  */
-export function layerInfo(f: LayerFacts, byToc: boolean): Uint8Array {
-  const info: Record<string, unknown> = {
-    "compressed-diff-digest": f.digest,
-    "compressed-size": f.size,
-    "diff-digest": f.diffId,
-    "diff-size": f.uncompressedSize ?? -1,
-    compression: 2,
-  };
-  if (byToc && f.tocDigest) {
-    info["toc-digest"] = f.tocDigest;
-    info.flags = { "expected-layer-diffid": f.diffId };
-  }
+export function layerInfo(desc: ImageLayer, byToc: boolean): Uint8Array {
+  const info: Record<string, unknown> = byToc
+    ? { "diff-size": -1, compression: 2, "toc-digest": desc.annotations![TOC_DIGEST_ANNOTATION], flags: { "expected-layer-diffid": desc.diffId } }
+    : {
+      "compressed-diff-digest": desc.digest,
+      "compressed-size": desc.size,
+      "diff-digest": desc.diffId,
+      "diff-size": uncompressedSize(desc) ?? -1,
+      compression: 2,
+    };
   return new TextEncoder().encode(JSON.stringify(info));
+}
+
+function uncompressedSize(desc: ImageLayer): number | undefined {
+  const note = desc.annotations?.[UNCOMPRESSED_SIZE_ANNOTATION];
+  return note !== undefined && /^\d+$/.test(note) ? Number(note) : undefined;
+}
+
+/** The whole blob, verified, in a local file. */
+interface VerifiedBlob {
+  read(into: Uint8Array, offset: number, length: number): Promise<number>;
+  remove(): Promise<void>;
+}
+
+class BlobDigestMismatch extends Error {
+  constructor(readonly expected: string, readonly actual: string) {
+    super(`blob of layer ${expected} hashes to ${actual}: the registry served different bytes`);
+  }
+}
+
+// Fetches the blob in BLOB_WINDOW ranges, BLOB_WINDOWS_IN_FLIGHT at a time, writes each where it
+// belongs and hashes them in order; the file is used only once the digest matched.
+async function fetchVerifiedBlob(source: RangeSource, facts: LayerFacts, dir: string): Promise<VerifiedBlob> {
+  const path = join(dir, `${facts.digest.replace(":", "-")}.${process.pid}.${Math.random().toString(36).slice(2)}`);
+  const fh: FileHandle = await open(path, "wx+", 0o600);
+  const remove = async () => { await fh.close().catch(() => {}); await unlink(path).catch(() => {}); };
+  try {
+    const hash = createHash("sha256");
+    const size = facts.size;
+    const windows: Array<Promise<Uint8Array>> = [];
+    let asked = 0;
+    const ask = () => {
+      if (asked >= size) return;
+      const len = Math.min(BLOB_WINDOW, size - asked);
+      const at = asked;
+      const p = source.read(at, len).then(async (bytes) => {
+        if (bytes.length !== len) throw new Error(`blob range ${at}+${len}: got ${bytes.length} bytes`);
+        await fh.write(bytes, 0, len, at);
+        return bytes;
+      });
+      p.catch(() => {});
+      windows.push(p);
+      asked += len;
+    };
+    while (windows.length < BLOB_WINDOWS_IN_FLIGHT && asked < size) ask();
+    while (windows.length) {
+      const bytes = await windows.shift()!;
+      ask();
+      for (let o = 0; o < bytes.length; o += BLOB_HASH_PIECE) {
+        hash.update(bytes.subarray(o, o + BLOB_HASH_PIECE));
+        if (o + BLOB_HASH_PIECE < bytes.length) await new Promise<void>((r) => setImmediate(r));
+      }
+    }
+    const actual = `sha256:${hash.digest("hex")}`;
+    if (actual !== facts.digest) throw new BlobDigestMismatch(facts.digest, actual);
+  } catch (e) {
+    await remove();
+    throw e;
+  }
+  return {
+    read: async (into, offset, length) => {
+      if (offset >= facts.size || length <= 0) return 0;
+      const n = Math.min(length, facts.size - offset);
+      let done = 0;
+      while (done < n) {
+        const { bytesRead } = await fh.read(into, done, n - done, offset + done);
+        if (bytesRead === 0) throw new Error(`verified blob copy of ${facts.digest} ended at ${offset + done}`);
+        done += bytesRead;
+      }
+      return n;
+    },
+    remove,
+  };
 }
 

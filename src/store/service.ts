@@ -1,6 +1,6 @@
 // Puts the store together from a `StoreConfig`: registry client, chunk cache under `<root>/cache`,
 // TOC reader, verification off the main thread, the layer store, the ALS file system and its mount.
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { AlsFs } from "../fs/als.js";
 import { detachStaleMount, mountFs, type MountedFs } from "../fs/fuse.js";
@@ -16,7 +16,8 @@ import { compileCoreModule, nodeCore } from "../node/core.js";
 import { holdWasmTierUp } from "../node/tiering.js";
 import type { StoreMetrics } from "./metrics.js";
 import type { OpsRuntime } from "./ops.js";
-import { LayerStore, type ImageLayer } from "./store.js";
+import { LayerStore, type ImageLayer, type ResolvedImage } from "./store.js";
+import { BindingTable } from "./bindings.js";
 import { storeWorkerPool } from "./workers.js";
 import type { Priority, RangeSource, VerifyBatch } from "./fetcher.js";
 
@@ -52,6 +53,11 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   await mkdir(cfg.root, { recursive: true });
   const poolDir = join(cfg.root, "pool");
   await mkdir(poolDir, { recursive: true });
+  // Verified blob copies live while their layer is open; a killed store's leftovers go.
+  const blobDir = join(cfg.root, "blobs");
+  await rm(blobDir, { recursive: true, force: true });
+  await mkdir(blobDir, { recursive: true, mode: 0o700 });
+  const bindings = await BindingTable.open(join(cfg.root, "bindings.json"), log);
   await detachStaleMount(cfg.mountpoint); // before anything touches it: a dead mount answers ENOTCONN
   await mkdir(cfg.mountpoint, { recursive: true });
   const b = cfg.blob;
@@ -114,17 +120,20 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // verification round trips) waits until FUSE has been quiet for a moment, so they do not compete.
   const activity = new FuseActivity();
   const store = new LayerStore({
-    async resolve(ref: string): Promise<ImageLayer[]> {
+    async resolve(ref: string): Promise<ResolvedImage> {
       const img = await registry.resolveImage(ref).finally(releaseTierUp);
       const rootfs = img.config.rootfs as { diff_ids?: unknown } | undefined;
       const diffIds = Array.isArray(rootfs?.diff_ids) ? rootfs.diff_ids as string[] : [];
       if (diffIds.length !== img.layers.length) {
         throw new Error(`config of ${ref} lists ${diffIds.length} diff_ids for ${img.layers.length} layers`);
       }
-      return img.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, annotations: l.annotations, diffId: diffIds[i] }));
+      return {
+        image: `${img.ref.registry}/${img.ref.repository}@${img.manifestDigest}`,
+        layers: img.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, annotations: l.annotations, diffId: diffIds[i] })),
+      };
     },
-    async blobSource(ref: string, layer: ImageLayer): Promise<RangeSource> {
-      const reader = await registry.openBlob(ref, layer.digest, layer.size);
+    async blobSource(image: string, layer: ImageLayer): Promise<RangeSource> {
+      const reader = await registry.openBlob(image, layer.digest, layer.size);
       if (!metrics) return reader;
       // Count range requests and their bytes for the metrics.
       const timed = <T extends Uint8Array | Uint8Array[]>(p: Promise<T>, t0: bigint, priority: Priority): Promise<T> => p.then(
@@ -141,13 +150,15 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       const src: Source = { size: source.size, read: (o, l) => source.read(o, l), name };
       releaseTierUp(); // a no-op: the resolve before released it (here for a layer ever opened without one)
       const reader = await EStargzReader.open(src, tocDeps, { tocDigest, allowUnverifiedToc: cfg.allowNoVerification });
-      return { index: reader.index, tocOffset: reader.footer.tocOffset };
+      return { index: reader.index, tocOffset: reader.footer.tocOffset, tocDigest: reader.tocDigest };
     },
     verify,
     cache,
+    bindings,
     log,
   }, {
     poolDir,
+    blobDir,
     chunkSize: cfg.blob.chunkSize,
     prefetchSize: cfg.prefetchSize,
     prefetchTimeoutMs: cfg.prefetchTimeoutSec * 1000,
@@ -179,7 +190,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     store, mount,
     async close() {
       await mount.unmount().catch((e: Error) => log.warn("unmount failed", { error: e.message }));
-      store.close();
+      await store.close();
       await pool.close();
       await registry.close().catch(() => {});
     },

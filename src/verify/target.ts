@@ -2,8 +2,7 @@
 // OCI layout, registry) each produce a list of these; the checker does not care which one made it.
 import type { Source } from "../estargz/source.js";
 
-export const TOC_DIGEST_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest";
-export const UNCOMPRESSED_SIZE_ANNOTATION = "io.containers.estargz.uncompressed-size";
+import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "../estargz/annotations.js";
 
 /** What the descriptor, its annotations and the image config say about a layer; absent = not checked. */
 export interface LayerExpectations {

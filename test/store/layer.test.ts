@@ -33,14 +33,14 @@ async function layerOf(data: Uint8Array, memoryBytes: number, gate?: Promise<voi
   const memory = await ChunkCache.open({ memoryBytes });
   const asked: string[] = [];
   const cache: ChunkStore = {
-    getMemory: (hex) => memory.getMemory(hex),
+    getMemory: (hex, size) => memory.getMemory(hex, size),
     get: (hex, size, p) => { asked.push(hex); return memory.get(hex, size, p); },
     put: (hex, d, p) => memory.put(hex, d, p),
   };
   const settings: FetchSettings = {
-    chunkSize: 50_000, prefetchSize: 0, prefetchTimeoutMs: 10_000, noPrefetch: true, noBackgroundFetch: true, prefetchAsyncSize: 0,
+    blobDir: "/nonexistent", chunkSize: 50_000, prefetchSize: 0, prefetchTimeoutMs: 10_000, noPrefetch: true, noBackgroundFetch: true, prefetchAsyncSize: 0,
   };
-  const layer = new Layer({ digest: facts.digest, size: blob.length, diffId: facts.diffId }, reader.index, reader.footer.tocOffset,
+  const layer = new Layer({ repository: "test/layer", digest: facts.digest, size: blob.length, tocDigest: facts.tocDigest }, reader.index, reader.footer.tocOffset,
     source, verify, cache, settings, { warn() {}, debug() {} });
   await layer.start();
   const id = reader.fileId("big.bin");
