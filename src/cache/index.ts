@@ -11,11 +11,11 @@
 import { createHash } from "node:crypto";
 import { DiskChunks } from "./disk.js";
 import { ByteLru } from "./lru.js";
+import type { Priority } from "../util/priority.js";
 
 export { ByteLru } from "./lru.js";
 export { DiskChunks } from "./disk.js";
 
-export type Priority = "high" | "low";
 
 /** sha256 of `data` as 64 lowercase hex digits. Must leave `data` usable (no transfer/detach). */
 export type HashHex = (data: Uint8Array, priority: Priority) => Promise<string>;

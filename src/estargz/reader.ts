@@ -15,6 +15,7 @@ import { parseFooter, FOOTER_SIZE, type Footer } from "./footer.js";
 import type { Source } from "./source.js";
 import { BLOCK, checkChecksum, num, str } from "./tar/header.js";
 import { cleanEntryName, TOC_TAR_NAME } from "./toc-json.js";
+import { TocType } from "../core/toc.js";
 
 /** What the reader uses of the core's TocIndex (src/core/toc.ts; see docs/architecture.md). */
 export interface TocIndexView {
@@ -36,8 +37,6 @@ export interface TocIndexView {
   dispose(): void;
 }
 
-/** TocIndex type code of a regular file. */
-export const TYPE_REG = 2;
 
 /** The TOC JSON taken out of the TOC member, and its digest. */
 export interface TocMember {
@@ -170,7 +169,7 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
   private regular(id: number): number {
     const target = this.index.resolveHardlink(id);
     if (target < 0) throw new EStargzError("toc", `hardlink ${this.index.name(id)} has no target`, this.source.name);
-    if (this.index.type(target) !== TYPE_REG) {
+    if (this.index.type(target) !== TocType.reg) {
       throw new EStargzError("range", `${JSON.stringify(this.index.name(id))} is a ${this.index.typeName(target)}, not a regular file`, this.source.name);
     }
     return target;

@@ -11,8 +11,8 @@ import { coreModule } from "./core.js";
 import type { OpName, OpArgs, OpResult } from "./pool-ops.js";
 import { CoreError } from "../core/wasm.js";
 import { sendable } from "./transfer.js";
+import type { Priority } from "../util/priority.js";
 
-export type Priority = "high" | "low";
 
 interface Task {
   id: number;

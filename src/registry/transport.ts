@@ -10,6 +10,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { RegistryError } from "./errors.js";
 import { isLoopbackHost } from "./hosts.js";
 import { FALLBACK, RangeSockets, type RangeSocketStats } from "./range-socket.js";
+import { VERSION } from "../util/version.js";
 
 // undici's index loads all of undici (fetch, WebSocket, caches, mocks): ~200 ms and ~19 MiB RSS
 // measured at the store's start, against ~55 ms and ~11 MiB for the pool alone, which is all that
@@ -158,7 +159,7 @@ export class Transport {
   constructor(opts: TransportOptions = {}) {
     this.connections = opts.connections ?? 8;
     this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
-    this.userAgent = opts.userAgent ?? "esgz-fast/0.1";
+    this.userAgent = opts.userAgent ?? `esgz-fast/${VERSION}`;
     const proxy = proxyConfig(opts.proxy);
     if (proxy) {
       const EnvHttpProxyAgent = loadProxyAgent();

@@ -6,8 +6,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CallbackGauge, Counter, CONTENT_TYPE, Histogram, Registry } from "../util/prom.js";
 import type { CacheEvents } from "../cache/index.js";
+import type { Priority } from "../util/priority.js";
 
-export type FetchPriority = "high" | "low";
 /** What a failed verification was about. */
 export type VerificationKind = "chunk" | "toc" | "blob" | "cache";
 
@@ -39,7 +39,7 @@ export class StoreMetrics {
   }
 
   /** One range request finished; `startNs` from `process.hrtime.bigint()`. */
-  fetchDone(priority: FetchPriority, startNs: bigint, bytes: number, failed = false): void {
+  fetchDone(priority: Priority, startNs: bigint, bytes: number, failed = false): void {
     this.fetches.inc({ priority });
     if (failed) this.fetchErrors.inc();
     if (bytes > 0) this.fetchedBytes.inc(undefined, bytes);

@@ -4,7 +4,6 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { AlsFs } from "../fs/als.js";
 import { detachStaleMount, mountFs, type MountedFs } from "../fs/fuse.js";
-import { FsError } from "../fs/errno.js";
 import { EStargzReader, type ReaderDeps } from "../estargz/reader.js";
 import { EStargzError } from "../estargz/errors.js";
 import type { Source } from "../estargz/source.js";
@@ -14,12 +13,13 @@ import type { CorePool } from "../node/pool.js";
 import { BufferReclaimer } from "../node/reclaim.js";
 import { compileCoreModule, nodeCore } from "../node/core.js";
 import { holdWasmTierUp } from "../node/tiering.js";
-import type { StoreMetrics } from "./metrics.js";
 import type { OpsRuntime } from "./ops.js";
 import { LayerStore, type ImageLayer, type ResolvedImage } from "./store.js";
 import { BindingTable } from "./bindings.js";
 import { storeWorkerPool } from "./workers.js";
-import type { Priority, RangeSource, VerifyBatch } from "./fetcher.js";
+import type { Priority } from "../util/priority.js";
+import type { RangeSource } from "../layer/source.js";
+import type { VerifyBatch } from "../layer/verify.js";
 
 /** The background fetch of a newly opened layer starts after this long without a FUSE request… */
 const BACKGROUND_QUIET_MS = 20;
@@ -178,13 +178,16 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // A lookup may resolve an image and open a layer (several registry round trips, retries included):
   // FUSE must not give up before the registry client does.
   const opTimeoutMs = Math.max(cfg.blob.fetchingTimeoutSec, cfg.resolver.request_timeout_sec ?? 30) * 1000 + 30_000;
-  const mount = await mountFs(cfg.mountpoint, instrument(fs, metrics, activity), {
+  const mount = await mountFs(cfg.mountpoint, fs, {
     entryTimeout: cfg.fuse.entryTimeout,
     attrTimeout: cfg.fuse.attrTimeout,
     negativeTimeout: cfg.fuse.entryTimeout,
     opTimeoutMs,
     debug: cfg.debug,
     onError: (op, path, err) => log.error("FUSE handler failed", { op, path, error: (err as Error).message }),
+    // Every request's latency and errno go to the metrics, and FUSE's activity decides when the
+    // background fetch may start.
+    observer: { begin: () => activity.begin(), end: (op, t0, errno) => { activity.end(); metrics.fuseDone(op, t0, errno); } },
   });
   return {
     store, mount,
@@ -216,29 +219,4 @@ class FuseActivity {
       wait = quietMs - idle;
     }
   }
-}
-
-// Wraps every handler to record its latency and errno in the metrics, and the activity.
-function instrument(fs: AlsFs, metrics: StoreMetrics, activity: FuseActivity): AlsFs {
-  return new Proxy(fs, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== "function" || prop === "constructor") return v;
-      const op = String(prop);
-      return (...args: unknown[]) => {
-        const t0 = process.hrtime.bigint();
-        activity.begin();
-        const fail = (e: unknown) => { activity.end(); metrics.fuseDone(op, t0, e instanceof FsError ? e.code : "EIO"); throw e; };
-        try {
-          const r = (v as (...a: unknown[]) => unknown).apply(target, args);
-          if (r instanceof Promise) return r.then((x) => { activity.end(); metrics.fuseDone(op, t0); return x; }, fail);
-          activity.end();
-          metrics.fuseDone(op, t0);
-          return r;
-        } catch (e) {
-          return fail(e);
-        }
-      };
-    },
-  });
 }

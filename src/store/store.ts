@@ -7,12 +7,16 @@
 // What identifies a layer: the repository its bytes come from, its digest and its TOC digest. Two
 // images that name the same layer digest with different sources or TOCs get different layers; only
 // verified chunks are shared between layers (the chunk cache is content-addressed).
-import type { LayerSource, LayerView } from "../fs/als.js";
-import { FsError } from "../fs/errno.js";
+import type { LayerSource } from "../fs/als.js";
+import type { TocIndex } from "../core/toc.js";
+import { FsError } from "../util/errno.js";
 import { TOC_DIGEST_ANNOTATION } from "../estargz/annotations.js";
-import { Layer, type FetchSettings, type LayerIndex, type LayerLog } from "./layer.js";
-import type { ChunkStore, RangeSource, VerifyBatch } from "./fetcher.js";
+import { Layer, type FetchSettings, type LayerLog, type LayerView } from "../layer/layer.js";
+import type { ChunkStore } from "../layer/cache.js";
+import type { RangeSource } from "../layer/source.js";
+import type { VerifyBatch } from "../layer/verify.js";
 import { bindingKey, type Binding, type BindingTable } from "./bindings.js";
+import { layerInfo } from "./info.js";
 
 const GZIP_LAYER_TYPES = new Set([
   "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -42,7 +46,7 @@ export interface StoreDeps {
   /** Random access to a layer blob of `image` (a pinned `ResolvedImage.image`). */
   blobSource(image: string, layer: ImageLayer): Promise<RangeSource>;
   /** Footer, TOC member, TOC digest check (when `tocDigest` is given), index; the TOC's actual digest. */
-  openToc(source: RangeSource, tocDigest: string | undefined, name: string): Promise<{ index: LayerIndex; tocOffset: number; tocDigest: string }>;
+  openToc(source: RangeSource, tocDigest: string | undefined, name: string): Promise<{ index: TocIndex; tocOffset: number; tocDigest: string }>;
   verify: VerifyBatch;
   cache: ChunkStore;
   bindings: BindingTable;
@@ -236,7 +240,7 @@ export class LayerStore implements LayerSource {
     const key = bindingKey(binding.ref, binding.digest);
     const prev = this.served.get(key);
     // The same answer as before keeps its view (the file system keys its per-layer state by it).
-    const view = prev && prev.layer === layer && prev.image === binding.image ? prev.view : layer.view(desc, byToc);
+    const view = prev && prev.layer === layer && prev.image === binding.image ? prev.view : layer.view(layerInfo(desc, byToc));
     const served: Served = { view, layer, binding, image: binding.image, checked: Date.now() };
     this.served.set(key, served);
     this.layers.get(this.sourceKey(binding.image, desc))?.keys.add(key);
@@ -343,7 +347,7 @@ export class LayerStore implements LayerSource {
     for (const e of this.layers.values()) {
       if (!e.layer) continue;
       const refs = [...e.keys].reduce((n, k) => n + (this.served.get(k)?.binding.refs ?? 0), 0);
-      out[e.layer.facts.digest] = { refs, size: e.layer.facts.size, ...e.layer.fetcher.stats };
+      out[e.layer.facts.digest] = { refs, size: e.layer.facts.size, ...e.layer.reader.stats };
     }
     return out;
   }

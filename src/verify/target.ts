@@ -3,6 +3,7 @@
 import type { Source } from "../estargz/source.js";
 
 import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "../estargz/annotations.js";
+import type { Descriptor as OciDescriptor } from "../registry/manifest.js";
 
 /** What the descriptor, its annotations and the image config say about a layer; absent = not checked. */
 export interface LayerExpectations {
@@ -30,14 +31,8 @@ export interface LayerTarget {
   open(): Promise<LayerBlob>;
 }
 
-/** A descriptor as in an OCI manifest. */
-export interface Descriptor {
-  mediaType?: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: { os?: string; architecture?: string; variant?: string };
-}
+/** An OCI descriptor whose media type may be missing: verify reads descriptors from untrusted layouts, registries and `--descriptor` files. */
+export type LooseDescriptor = Omit<OciDescriptor, "mediaType"> & { mediaType?: string };
 
 /** Bad arguments or unreadable inputs: exit code 2. */
 export class UsageError extends Error {
@@ -61,7 +56,7 @@ export function checkSize(value: string | number, what: string): number {
 }
 
 /** Expectations carried by a layer descriptor and its annotations. */
-export function expectationsFromDescriptor(d: Descriptor, what: string): LayerExpectations {
+export function expectationsFromDescriptor(d: LooseDescriptor, what: string): LayerExpectations {
   const e: LayerExpectations = { mediaType: d.mediaType };
   if (typeof d.digest !== "string") throw new UsageError(`${what}: descriptor has no "digest"`);
   e.digest = checkDigest(d.digest, `${what}: digest`);

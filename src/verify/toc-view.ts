@@ -2,11 +2,10 @@
 // cleaned, chunk sizes resolved and checked to add up, duplicates marked shadowed), built from the TOC
 // JSON bytes; a malformed TOC becomes a TocFailure naming what and where.
 import { CoreError } from "../core/wasm.js";
-import { TocIndex, TocType } from "../core/toc.js";
+import { TocIndex } from "../core/toc.js";
 import { nodeCore } from "../node/core.js";
 
 export type TocView = TocIndex;
-export const T_REG = TocType.reg, T_CHUNK = TocType.chunk;
 
 /** A malformed TOC: what, and the byte of the JSON where it was found. */
 export class TocFailure extends Error {

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseToml } from "smol-toml";
 import { RegistryClient, RegistryError, type BlobReader, type ResolverConfig } from "../../registry/index.js";
-import { TrustError, UsageError, type Descriptor, type LayerBlob, type LayerTarget } from "../target.js";
+import { TrustError, UsageError, type LooseDescriptor, type LayerBlob, type LayerTarget } from "../target.js";
 import { imageTargets, type ImageConfig, type Platform } from "./image.js";
 
 /** A registry blob as a LayerBlob: random reads for the tail, the client's windowed stream for the pass. */
@@ -48,7 +48,7 @@ export async function registryTargets(ref: string, opts: { platform?: Platform; 
     throw new UsageError(`${ref}: ${(err as Error).message}`);
   }
   const what = `${ref} manifest ${img.manifestDigest}`;
-  return imageTargets({ config: img.manifest.config as Descriptor, layers: img.layers as Descriptor[] }, img.config as ImageConfig, what, async (d) => {
+  return imageTargets({ config: img.manifest.config as LooseDescriptor, layers: img.layers as LooseDescriptor[] }, img.config as ImageConfig, what, async (d) => {
     try {
       return new RegistryBlob(await client.openBlob(img.ref, d.digest, d.size));
     } catch (err) {

@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { ChunkTable } from "../../src/core/toc.js";
-import { ChunkMap } from "../../src/store/chunkmap.js";
+import { ChunkMap } from "../../src/layer/chunkmap.js";
 
 interface Chunk { node: number; k: number; start: number; end: number; inner: number; size: number }
 
