@@ -11,6 +11,13 @@ export interface ChunkStore {
   getMemory(digestHex: string, size: number): Uint8Array | undefined;
   /** Whether memory holds it, without counting a hit or touching its recency. */
   hasMemory(digestHex: string): boolean;
+  /** Whether `readInto` serves the chunk (the disk holds it, checked already). */
+  readable(digestHex: string, size: number): boolean;
+  /**
+   * Bytes [offset, offset + length) of the chunk straight from the disk into `into` (no copy in
+   * memory); undefined at once when `readable` is false, or later when the read failed: then `get` it.
+   */
+  readInto(digestHex: string, size: number, into: Uint8Array, offset: number, length: number): Promise<number | undefined> | undefined;
   /** Memory, then disk (what is read from disk is checked before it is returned). */
   get(digestHex: string, size: number, priority: Priority): Promise<Uint8Array | undefined>;
   /**

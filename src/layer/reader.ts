@@ -127,11 +127,24 @@ export class ChunkReader {
     if (this.readEnds.size > 256) this.readEnds.delete(this.readEnds.keys().next().value!);
     if (sequential && k1 + 1 < ix.chunkCount(id)) {
       const next = this.map.cid(id, k1 + 1);
-      if (!this.inMemory(next)) void this.chunk(next, "high").catch(() => {});
+      if (!this.inMemory(next) && !this.cache.readable(this.map.digestHex(next), this.map.size[next])) void this.chunk(next, "high").catch(() => {});
     }
-    const held = k0 === k1 ? this.fromMemory(cids[0]) : undefined;
+    const fromChunks = () => this.chunks(cids, "high").then((got) => this.fill(id, into, offset, end, k0, k1, (k) => got.get(this.map.cid(id, k))!));
+    if (k0 !== k1) return fromChunks();
+    const cid = cids[0];
+    const held = this.fromMemory(cid);
     if (held) return this.fill(id, into, offset, end, k0, k1, () => held);
-    return this.chunks(cids, "high").then((got) => this.fill(id, into, offset, end, k0, k1, (k) => got.get(this.map.cid(id, k))!));
+    // A chunk the disk cache holds, checked: the bytes asked for go from its file straight into `into`.
+    const cOff = ix.chunkOffset(id, k0);
+    const cSize = this.map.size[cid];
+    if (cOff > offset || cOff + cSize < end) throw this.tocFault(id, `chunk ${k0} (${cSize} bytes at ${cOff}) does not hold bytes ${offset}-${end - 1}`);
+    const direct = this.cache.readInto(this.map.digestHex(cid), cSize, into, offset - cOff, end - offset);
+    if (!direct) return fromChunks();
+    return direct.then((n) => {
+      if (n === undefined) return fromChunks();
+      this.stats.cacheHits++;
+      return n;
+    });
   }
 
   // Copies bytes [offset, end) of file `id` from its chunks k0..k1 into `into`. The chunks must tile

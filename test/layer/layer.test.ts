@@ -40,6 +40,8 @@ async function layerOf(data: Uint8Array, memoryBytes: number, gate?: Promise<voi
     put: (hex, d, p) => memory.put(hex, d, p),
     remember: (hex, d) => memory.remember(hex, d),
     hasMany: (hexes) => memory.hasMany(hexes),
+    readable: (hex, size) => memory.readable(hex, size),
+    readInto: (hex, size, into, o, l) => memory.readInto(hex, size, into, o, l),
   };
   const settings: FetchSettings = {
     blobDir: "/nonexistent", chunkSize: 50_000, prefetchSize: 0, prefetchTimeoutMs: 10_000, noPrefetch: true, noBackgroundFetch: true, prefetchAsyncSize: 0,

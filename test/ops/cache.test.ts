@@ -273,4 +273,42 @@ test("digests that could escape the directory are refused", async () => {
   assert.is(await sha256Hex(new TextEncoder().encode("abc"), "high"), sha(new TextEncoder().encode("abc")));
 });
 
+
+test("a chunk file is hashed once per process: written or checked files are read straight into the caller's buffer, others are checked first", async () => {
+  const dir = freshDir();
+  const { hex, data } = chunk(300_000);
+  let hashed = 0;
+  const hash: typeof sha256Hex = (x, p) => { hashed++; return sha256Hex(x, p); };
+  const a = await ChunkCache.open({ dir, memoryBytes: 1024, hash });
+  assert.is(a.readInto(hex, data.length, new Uint8Array(10), 0, 10), undefined, "nothing on disk yet");
+  await a.put(hex, data);
+  assert.ok(a.readable(hex, data.length), "written by this process");
+  assert.not.ok(a.readable(hex, data.length + 1), "another size is another chunk");
+  const into = new Uint8Array(5000);
+  assert.is(await a.readInto(hex, data.length, into, 1234, 5000), 5000);
+  assert.equal(into, data.subarray(1234, 6234));
+  assert.is(hashed, 0, "its own write is not hashed again");
+  await a.close();
+  // A restarted store: the file is checked at its first read, then read directly.
+  const b = await ChunkCache.open({ dir, memoryBytes: 1024, hash });
+  assert.not.ok(b.readable(hex, data.length), "not checked by this process yet");
+  assert.equal(await b.get(hex, data.length), data);
+  assert.is(hashed, 1);
+  assert.is(await b.readInto(hex, data.length, into, 0, 5000), 5000);
+  assert.equal(into, data.subarray(0, 5000));
+  assert.is(hashed, 1, "read directly after its check");
+  await b.close();
+  // A file changed while no store ran is checked, removed, and never read directly.
+  const path = join(dir, "sha256", hex.slice(0, 2), hex);
+  const bad = new Uint8Array(data);
+  bad[7] ^= 0xff;
+  await writeFile(path, bad);
+  const c = await ChunkCache.open({ dir, memoryBytes: 1024, hash });
+  assert.is(c.readInto(hex, data.length, into, 0, 10), undefined);
+  assert.is(await c.get(hex, data.length), undefined);
+  assert.not.ok(existsSync(path));
+  assert.is(c.readInto(hex, data.length, into, 0, 10), undefined);
+  await c.close();
+});
+
 test.run();
