@@ -1,6 +1,7 @@
 // The WWW-Authenticate challenge flow: Basic with stored credentials, or Bearer tokens from the
 // realm the registry names, one per scope set, cached until shortly before they expire and
 // fetched again when the registry answers 401 to them.
+import type { Deadline } from "./deadline.js";
 import { RegistryError } from "./errors.js";
 import type { Credentials } from "./credentials.js";
 
@@ -54,8 +55,8 @@ export function repositoryScope(repository: string, push = false): string {
   return `repository:${repository}:${push ? "pull,push" : "pull"}`;
 }
 
-/** Fetches a token: the client's HTTP with its pools, retries and limits. */
-export type TokenFetcher = (url: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Uint8Array }) =>
+/** Fetches a token: the client's HTTP with its pools, retries and limits, within the asking operation's `budget`. */
+export type TokenFetcher = (url: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Uint8Array }, budget: Deadline) =>
   Promise<{ status: number; body: Uint8Array }>;
 
 interface Token { value: string; expiresAt: number }
@@ -78,8 +79,8 @@ export class EndpointAuth {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The Authorization header to send now for these scopes, if one is known. */
-  async header(scopes: string[], repository: string): Promise<string | undefined> {
+  /** The Authorization header to send now for these scopes, if one is known (a token fetch within `budget`). */
+  async header(scopes: string[], repository: string, budget: Deadline): Promise<string | undefined> {
     if (this.scheme === "basic") {
       const creds = await this.credentials(repository);
       return creds?.username !== undefined ? basicHeader(creds) : undefined;
@@ -88,7 +89,7 @@ export class EndpointAuth {
     const key = scopeKey(scopes);
     const t = this.tokens.get(key);
     if (t && t.expiresAt > this.now()) return `Bearer ${t.value}`;
-    const fresh = await this.token(scopes, repository);
+    const fresh = await this.token(scopes, repository, budget);
     return `Bearer ${fresh.value}`;
   }
 
@@ -123,11 +124,11 @@ export class EndpointAuth {
     throw new RegistryError("auth", `401 without a usable WWW-Authenticate challenge from ${this.host} (${String(wwwAuthenticate ?? "none")})`, { registry: this.host, status: 401 });
   }
 
-  private token(scopes: string[], repository: string): Promise<Token> {
+  private token(scopes: string[], repository: string, budget: Deadline): Promise<Token> {
     const key = scopeKey(scopes);
     let p = this.pending.get(key);
     if (!p) {
-      p = this.requestToken(scopes, repository).then(
+      p = this.requestToken(scopes, repository, budget).then(
         (t) => { this.tokens.set(key, t); this.pending.delete(key); return t; },
         (err) => { this.pending.delete(key); throw err; },
       );
@@ -136,7 +137,7 @@ export class EndpointAuth {
     return p;
   }
 
-  private async requestToken(scopes: string[], repository: string): Promise<Token> {
+  private async requestToken(scopes: string[], repository: string, budget: Deadline): Promise<Token> {
     const realm = this.bearer.realm;
     let url: URL;
     try {
@@ -152,13 +153,13 @@ export class EndpointAuth {
       const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: creds.identityToken, client_id: "esgz-fast" });
       if (service) form.set("service", service);
       if (scopes.length) form.set("scope", scopes.join(" "));
-      res = await this.fetchToken(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new TextEncoder().encode(form.toString()) });
+      res = await this.fetchToken(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new TextEncoder().encode(form.toString()) }, budget);
     } else {
       if (service) url.searchParams.set("service", service);
       for (const s of scopes) url.searchParams.append("scope", s);
       const headers: Record<string, string> = {};
       if (creds?.username !== undefined) headers.authorization = basicHeader(creds);
-      res = await this.fetchToken(url, { method: "GET", headers });
+      res = await this.fetchToken(url, { method: "GET", headers }, budget);
     }
     const text = new TextDecoder().decode(res.body);
     if (res.status === 401 || res.status === 403) {

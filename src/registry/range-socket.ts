@@ -8,6 +8,7 @@
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import type { IncomingHttpHeaders } from "node:http";
+import { deadlineError, remainingMs, type Deadline } from "./deadline.js";
 import type { BodySink, ResponseHead, SinkChooser } from "./transport.js";
 
 /** The answer was not one this path handles: send the request on undici instead. */
@@ -41,12 +42,15 @@ interface Request {
   url: URL;
   /** Request head, latin1. */
   head: string;
-  timeoutMs: number;
+  /** The whole request is over by then (RangeSockets.send's timer fails it, wherever it is). */
+  deadline: Deadline;
   choose: SinkChooser;
   resolve(v: ResponseHead | typeof FALLBACK): void;
   reject(err: unknown): void;
   /** Already sent again once after a stale kept-alive connection. */
   retried: boolean;
+  /** The connection it is on; undefined while it waits for one. */
+  conn?: Conn;
 }
 
 type Phase = "head" | "body" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailer";
@@ -63,11 +67,12 @@ class Conn {
   private closed = false;
   private error: Error | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private phase: Phase = "head";
   private headBytes: Buffer | undefined;
   private received = 0;
-  private lastRead = 0;
+  /** Body bytes of the current response so far, and how many its Content-Length announced (for timeout errors). */
+  private bodyBytes = 0;
+  private bodyLength: number | undefined;
   private head: ResponseHead | undefined;
   private sink: BodySink | undefined;
   /** Bytes left in the body (Content-Length) or in the current chunk. */
@@ -98,30 +103,26 @@ class Conn {
 
   start(req: Request): void {
     this.req = req;
+    req.conn = this;
     this.phase = "head";
     this.headBytes = undefined;
     this.received = 0;
+    this.bodyBytes = 0;
+    this.bodyLength = undefined;
     this.head = undefined;
     this.sink = undefined;
     this.keepAlive = true;
     this.socket.ref();
-    this.arm(req.timeoutMs);
     this.socket.write(req.head, "latin1");
   }
 
-  private arm(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.onTimer(), ms);
-  }
-
-  private onTimer(): void {
+  /** The request's deadline passed mid-answer: hang up (the rest of the answer is unwanted) and fail it. */
+  expire(): void {
     const req = this.req;
     if (!req) return;
-    if (this.phase === "head") return this.fail(codeError("UND_ERR_HEADERS_TIMEOUT", "Headers Timeout Error"));
-    // The body timer is re-armed lazily: a read only stamps the time (no timer work per read).
-    const idle = Date.now() - this.lastRead;
-    if (idle >= req.timeoutMs) return this.fail(codeError("UND_ERR_BODY_TIMEOUT", "Body Timeout Error"));
-    this.arm(req.timeoutMs - idle);
+    const progress = this.phase === "head" ? "before the response headers"
+      : `with ${this.bodyBytes}${this.bodyLength !== undefined ? ` of ${this.bodyLength}` : ""} body bytes received`;
+    this.fail(deadlineError(req.deadline, req.url, progress));
   }
 
   private onRead(buf: Buffer, n: number): void {
@@ -136,7 +137,6 @@ class Conn {
       at = this.readHead(buf, n);
       if (at < 0) return;
     }
-    this.lastRead = Date.now();
     while (at < n && this.req) {
       switch (this.phase) {
         case "body":
@@ -182,6 +182,7 @@ class Conn {
   /** Body bytes to the sink; false when the request is settled (sink done early or failed). */
   private feed(buf: Buffer, at: number, len: number): boolean {
     if (len === 0) return true;
+    this.bodyBytes += len;
     let done: boolean | void;
     try {
       done = this.sink!.data(buf.subarray(at, at + len));
@@ -263,7 +264,7 @@ class Conn {
       this.line = "";
     } else {
       this.phase = "body";
-      this.remaining = Number(cl);
+      this.remaining = this.bodyLength = Number(cl);
       if (this.remaining === 0) {
         this.keepAlive &&= bodyAt === n;
         this.complete();
@@ -277,7 +278,7 @@ class Conn {
   private settle(): Request {
     const req = this.req!;
     this.req = undefined;
-    clearTimeout(this.timer);
+    req.conn = undefined;
     return req;
   }
 
@@ -360,6 +361,13 @@ class OriginPool {
     return c;
   }
 
+  /** Takes a request out of the queue (its deadline passed before a connection came free); false if it was not there. */
+  unqueue(req: Request): boolean {
+    const i = this.waiting.findIndex((w) => w.req === req);
+    if (i >= 0) this.waiting.splice(i, 1);
+    return i >= 0;
+  }
+
   release(c: Conn): void {
     const next = this.waiting.shift();
     if (next && !next.fresh) return c.start(next.req);
@@ -399,7 +407,7 @@ export class RangeSockets {
    * A GET of `url` with these headers (lower-case names, host and user-agent included). Resolves
    * with the head once the sink has the body, or FALLBACK (the chooser was not called).
    */
-  send(url: URL, headers: Record<string, string>, timeoutMs: number, choose: SinkChooser): Promise<ResponseHead | typeof FALLBACK> {
+  send(url: URL, headers: Record<string, string>, deadline: Deadline, choose: SinkChooser): Promise<ResponseHead | typeof FALLBACK> {
     let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
     for (const name in headers) {
       const value = headers[name];
@@ -415,7 +423,20 @@ export class RangeSockets {
     }
     const p = pool;
     this.stats.requests++;
-    return new Promise((resolve, reject) => p.run({ url, head, timeoutMs, choose, resolve, reject, retried: false }));
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const req: Request = {
+        url, head, deadline, choose, retried: false,
+        resolve: (v) => { clearTimeout(timer); resolve(v); },
+        reject: (err) => { clearTimeout(timer); reject(err); },
+      };
+      // One timer for the whole request: waiting for a connection, the head, every byte of the body.
+      timer = setTimeout(() => {
+        if (req.conn) req.conn.expire();
+        else if (p.unqueue(req)) req.reject(deadlineError(deadline, url, "waiting for a free connection"));
+      }, remainingMs(deadline));
+      p.run(req);
+    });
   }
 
   close(): void {

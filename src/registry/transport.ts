@@ -7,6 +7,7 @@
 import { createRequire } from "node:module";
 import type { Dispatcher, EnvHttpProxyAgent, Pool } from "undici";
 import type { IncomingHttpHeaders } from "node:http";
+import { deadlineError, deadlineIn, remainingMs, type Deadline } from "./deadline.js";
 import { RegistryError } from "./errors.js";
 import { isLoopbackHost } from "./hosts.js";
 import { FALLBACK, RangeSockets, type RangeSocketStats } from "./range-socket.js";
@@ -43,8 +44,14 @@ export interface SendOptions {
   method: Dispatcher.HttpMethod;
   headers: Record<string, string>;
   body?: Uint8Array | null;
-  /** Headers must arrive, and the body must not stall, within this many ms. */
+  /** Headers must arrive, and the body must not stall, within this many ms (the only bound of a request with a body: an upload's time grows with its size). */
   timeoutMs: number;
+  /**
+   * The whole request (waiting for a connection, headers, every byte of the body) is over by then, or
+   * it is cut off (its connection destroyed) and fails with a timeout naming the deadline. Requests
+   * without a body have one: `timeoutMs` from now when not given.
+   */
+  deadline?: Deadline;
 }
 
 /** Forward proxies, as HTTP_PROXY / HTTPS_PROXY / NO_PROXY (which are the default). */
@@ -139,6 +146,7 @@ export function networkError(err: unknown, url: URL): RegistryError {
     : code === "UND_ERR_SOCKET" ? `connection closed by the server (${e.message})` : e?.message ?? String(err);
   return new RegistryError(timeout ? "timeout" : "network", `${what} [${code || "error"}] on ${url.origin}${url.pathname}`, {
     retriable: RETRIABLE_CODES.has(code) || timeout || code === "",
+    timeout: code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" ? "request" : undefined, // an upload's idle bounds
     cause: err,
   });
 }
@@ -208,40 +216,61 @@ export class Transport {
   /** One request; resolves with the response head once the sink has the whole body (or asked to stop). */
   send(url: URL, opts: SendOptions, choose: SinkChooser): Promise<ResponseHead> {
     const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
+    const deadline = opts.deadline ?? (opts.body ? undefined : deadlineIn(opts.timeoutMs, "request"));
     // GETs to an origin reached without a proxy go on the fast path; what it does not understand
     // comes back before `choose` saw it and is sent again here.
     if (this.rangeSockets && !this.closed && opts.method === "GET" && !opts.body
       && (url.protocol === "http:" || url.protocol === "https:") && !this.viaProxy(url)) {
-      return this.rangeSockets.send(url, headers, opts.timeoutMs, choose).then(
-        (r) => (r === FALLBACK ? this.sendOnUndici(url, opts, headers, choose) : r),
+      return this.rangeSockets.send(url, headers, deadline!, choose).then(
+        (r) => (r === FALLBACK ? this.sendOnUndici(url, opts, headers, deadline, choose) : r),
         (err) => { throw networkError(err, url); },
       );
     }
-    return this.sendOnUndici(url, opts, headers, choose);
+    return this.sendOnUndici(url, opts, headers, deadline, choose);
   }
 
-  private sendOnUndici(url: URL, opts: SendOptions, headers: Record<string, string>, choose: SinkChooser): Promise<ResponseHead> {
+  private sendOnUndici(url: URL, opts: SendOptions, headers: Record<string, string>, deadline: Deadline | undefined, choose: SinkChooser): Promise<ResponseHead> {
     const dispatcher = this.dispatcher(url);
     if (opts.body) headers["content-length"] = String(opts.body.byteLength); // send() made this object for this request
     return new Promise<ResponseHead>((resolve, reject) => {
       let head: ResponseHead | undefined;
       let sink: BodySink | undefined;
       let settled = false;
+      let controller: Dispatcher.DispatchController | undefined;
+      let bodyBytes = 0;
+      let timer: NodeJS.Timeout | undefined;
       const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         reject(networkError(err, url));
       };
       const finish = () => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         resolve(head!);
       };
+      /** Set once the deadline cut the request off: a request still queued in the pool is aborted when it starts. */
+      let expired: Error | undefined;
+      if (deadline) {
+        timer = setTimeout(() => {
+          const len = head && Number(head.headers["content-length"]);
+          const progress = !controller ? "waiting for a free connection" : !head ? "before the response headers"
+            : `with ${bodyBytes}${Number.isSafeInteger(len) ? ` of ${len}` : ""} body bytes received`;
+          expired = deadlineError(deadline, url, progress);
+          fail(expired);
+          controller?.abort(expired); // destroys the connection: the rest of the answer is unwanted
+        }, remainingMs(deadline));
+      }
       const handler: Dispatcher.DispatchHandler = {
-        onRequestStart() {
+        onRequestStart(c) {
+          controller = c;
+          if (expired) return c.abort(expired);
           // Also called again when undici replays an idempotent request on a fresh connection.
           head = undefined;
           sink = undefined;
+          bodyBytes = 0;
         },
         onResponseStart(c, statusCode, resHeaders) {
           if (statusCode < 200) return; // 1xx: the real answer follows
@@ -255,6 +284,7 @@ export class Transport {
         },
         onResponseData(c, chunk) {
           if (settled || !sink) return;
+          bodyBytes += chunk.length;
           try {
             if (sink.data(chunk) === true) {
               finish();
@@ -288,8 +318,9 @@ export class Transport {
             method: opts.method,
             headers,
             body: opts.body ? Buffer.from(opts.body.buffer, opts.body.byteOffset, opts.body.byteLength) : null,
-            headersTimeout: opts.timeoutMs,
-            bodyTimeout: opts.timeoutMs,
+            // With a deadline its timer is the bound (0: undici's off); uploads have undici's idle-based ones.
+            headersTimeout: deadline ? 0 : opts.timeoutMs,
+            bodyTimeout: deadline ? 0 : opts.timeoutMs,
             idempotent: opts.method === "GET" || opts.method === "HEAD",
           },
           handler,
