@@ -335,7 +335,8 @@ export class ChunkReader {
         this.stats.bytes += body.length;
         this.verifyRange(r.cids, body, r.start, priority, settlers);
       }, (err: Error) => {
-        const e = new Error(`${this.name}: fetching blob bytes ${r.start}-${r.end - 1} failed: ${err.message}`);
+        // Out of the in-flight map at once: the next read of these chunks sends a new request.
+        const e = new Error(`${this.name}: fetching blob bytes ${r.start}-${r.end - 1} failed: ${err.message}`, { cause: err });
         for (const cid of r.cids) { this.inflight.delete(cid); this.wanted.delete(cid); settlers.get(cid)!.reject(e); }
       });
     });

@@ -8,7 +8,7 @@ import { EStargzReader, type ReaderDeps } from "../estargz/reader.js";
 import { EStargzError } from "../estargz/errors.js";
 import type { Source } from "../estargz/source.js";
 import { TocIndex } from "../core/toc.js";
-import { RegistryClient } from "../registry/index.js";
+import { RegistryClient, RegistryError } from "../registry/index.js";
 import type { CorePool } from "../node/pool.js";
 import { BufferReclaimer } from "../node/reclaim.js";
 import { compileCoreModule, nodeCore } from "../node/core.js";
@@ -173,7 +173,11 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   });
 
   const fs = new AlsFs(store, {
-    onReadError: (path, err) => log.warn("read failed", { path, error: (err as Error).message }),
+    onReadError: (path, err) => {
+      const timeout = timeoutSetting(err);
+      if (timeout) log.warn("read timed out", { path, timeout, error: (err as Error).message });
+      else log.warn("read failed", { path, error: (err as Error).message });
+    },
   });
   // A lookup may resolve an image and open a layer (several registry round trips, retries included):
   // FUSE must not give up before the registry client does.
@@ -198,6 +202,14 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       await registry.close().catch(() => {});
     },
   };
+}
+
+/** The setting whose bound a failed read ran out of (its registry error, wherever in the cause chain), if it timed out. */
+function timeoutSetting(err: unknown): string | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof RegistryError && e.timeout) return e.timeout === "request" ? "[resolver] request_timeout_sec" : "[blob] fetching_timeout_sec";
+  }
+  return undefined;
 }
 
 /** FUSE requests in flight and when the last one ended. */
