@@ -12,7 +12,8 @@ import { RegistryError, type RegistryErrorContext } from "./errors.js";
 import { endpointsFor, type Endpoint, type ResolverConfig } from "./hosts.js";
 import type { Reference } from "./reference.js";
 import { retryAfterMs, withRetry, type RetryPolicy } from "./retry.js";
-import { BufferSink, discardSink, Transport, type ResponseHead, type SinkChooser } from "./transport.js";
+import { BufferSink, discardSink, type ResponseHead, type SinkChooser } from "./http.js";
+import type { Transport } from "./transport.js";
 
 export interface Target {
   ref: Reference;

@@ -27,7 +27,7 @@ const blobGets = (p: FaultProxy) => p.seen.filter(isBlobGet).length;
 let fastAtStart = { requests: 0, fallbacks: 0 };
 function allOnFastPath(c: RegistryClient, since: { requests: number; fallbacks: number }, gets: number): void {
   const now = c.rangeSocketStats!;
-  assert.is(now.requests - since.requests, gets, "every blob GET went on the range-socket fast path");
+  assert.is(now.requests - since.requests, gets, "every blob GET went on the own-socket path");
   assert.is(now.fallbacks - since.fallbacks, 0, "none handed to undici");
 }
 
