@@ -16,28 +16,12 @@ import type { ChunkStore } from "../layer/cache.js";
 import type { RangeSource } from "../layer/source.js";
 import type { VerifyBatch } from "../layer/verify.js";
 import { bindingKey, type Binding, type BindingTable } from "./bindings.js";
-import { layerInfo } from "./info.js";
+import { findLayer, layerInfo, tocDigestOf, type ImageLayer, type ResolvedImage } from "./image.js";
 
 const GZIP_LAYER_TYPES = new Set([
   "application/vnd.oci.image.layer.v1.tar+gzip",
   "application/vnd.docker.image.rootfs.diff.tar.gzip",
 ]);
-
-/** A layer descriptor of a resolved image, with its diffID from the config. */
-export interface ImageLayer {
-  digest: string;
-  size: number;
-  mediaType: string;
-  annotations?: Record<string, string>;
-  diffId: string;
-}
-
-/** An image as resolved for this host's platform, pinned to its manifest. */
-export interface ResolvedImage {
-  /** `registry/repository@<manifest digest>`: resolving it again gives the same manifest. */
-  image: string;
-  layers: ImageLayer[];
-}
 
 /** What the store needs from the registry, the eStargz reader, the worker pool and the cache. */
 export interface StoreDeps {
@@ -106,10 +90,6 @@ class Semaphore {
 }
 
 const repositoryOf = (image: string): string => image.slice(0, image.lastIndexOf("@"));
-const tocDigestOf = (l: ImageLayer): string | undefined => l.annotations?.[TOC_DIGEST_ANNOTATION];
-/** A layer named by `digest` in an image: its layer digest, or its TOC digest. */
-const findLayer = (layers: ImageLayer[], digest: string): ImageLayer | undefined =>
-  layers.find((l) => l.digest === digest) ?? layers.find((l) => tocDigestOf(l) === digest);
 
 export class LayerStore implements LayerSource {
   private readonly images = new Map<string, { image: ResolvedImage; expires: number }>();

@@ -1,6 +1,27 @@
-// The `info` file of a layer directory: what the engine indexes the layer by (spec/als.md).
+// An image as the store resolves it (its layers with their diffIDs), and the `info` file a layer of it
+// is served with (spec/als.md).
 import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "../estargz/annotations.js";
-import type { ImageLayer } from "./store.js";
+
+/** A layer descriptor of a resolved image, with its diffID from the config. */
+export interface ImageLayer {
+  digest: string;
+  size: number;
+  mediaType: string;
+  annotations?: Record<string, string>;
+  diffId: string;
+}
+
+/** An image as resolved for this host's platform, pinned to its manifest. */
+export interface ResolvedImage {
+  /** `registry/repository@<manifest digest>`: resolving it again gives the same manifest. */
+  image: string;
+  layers: ImageLayer[];
+}
+
+export const tocDigestOf = (l: ImageLayer): string | undefined => l.annotations?.[TOC_DIGEST_ANNOTATION];
+/** A layer named by `digest` in an image: its layer digest, or its TOC digest. */
+export const findLayer = (layers: ImageLayer[], digest: string): ImageLayer | undefined =>
+  layers.find((l) => l.digest === digest) ?? layers.find((l) => tocDigestOf(l) === digest);
 
 /**
  * The `info` file. A layer-digest lookup (podman ≤ 5.0) gets the manifest's and config's digests and
