@@ -51,6 +51,8 @@ export interface FetchSettings {
   prefetchAsyncSize: number;
   /** Awaited between the prefetch and the background fetch (the store: until FUSE is quiet). */
   beforeBackground?: () => Promise<void>;
+  /** The most a chunk may inflate to (`[blob] max_chunk_size`); files with a larger chunk answer EIO. */
+  maxChunkSize?: number;
 }
 
 export interface LayerLog {
@@ -81,7 +83,12 @@ export class Layer {
     private readonly settings: FetchSettings,
     private readonly log: LayerLog,
   ) {
-    this.map = new ChunkMap(index);
+    this.map = new ChunkMap(index, settings.maxChunkSize);
+    if (this.map.oversizedCount > 0) {
+      log.warn("layer has chunks over [blob] max_chunk_size: reads of their files answer EIO", {
+        layer: facts.digest, chunks: this.map.oversizedCount, largest: this.map.largestChunk, limit: settings.maxChunkSize,
+      });
+    }
     this.reader = new ChunkReader(index, this.map, source, verify, cache, {
       chunkSize: settings.chunkSize, mergeGap: settings.chunkSize, maxRequest: 16 << 20, minFetch: 256 << 10,
     }, tocOffset, facts.digest, log);

@@ -9,6 +9,7 @@
 // * Concurrent requests for one chunk share one fetch (the in-flight map).
 // * Nothing reaches the cache or a reader before `verify` (inflate + sha256 against the chunk digest, in
 //   a worker thread) accepted it; a read is answered only from chunks that tile the requested range.
+// * A chunk the map refuses (over `[blob] max_chunk_size`) is never fetched: asked for, it fails.
 import type { TocIndex } from "../core/toc.js";
 import { FsError } from "../util/errno.js";
 import type { Priority } from "../util/priority.js";
@@ -194,6 +195,10 @@ export class ChunkReader {
 
   /** The verified bytes of each chunk in `cids`, fetching the missing ones in as few requests as possible. */
   async chunks(cids: number[], priority: Priority): Promise<Map<number, Uint8Array>> {
+    for (const cid of cids) {
+      const refused = this.map.refusal(cid);
+      if (refused) throw new Error(`${this.name}: ${refused}`);
+    }
     const out = new Map<number, Uint8Array>();
     const waits: Array<Promise<void>> = [];
     const missing: number[] = [];
@@ -251,7 +256,7 @@ export class ChunkReader {
     const first = this.map.firstAtOrAfter(start);
     let cids: number[] = [];
     for (let c = first; c < this.map.count && this.map.memberEnd[c] <= end; c++) {
-      if (!this.inflight.has(c) && !this.cache.getMemory(this.map.digestHex(c), this.map.size[c])) cids.push(c);
+      if (!this.inflight.has(c) && !this.map.refusal(c) && !this.cache.getMemory(this.map.digestHex(c), this.map.size[c])) cids.push(c);
     }
     // Chunks already on disk (a restarted store) are not fetched again.
     if (cids.length) {
@@ -301,7 +306,7 @@ export class ChunkReader {
       const extra: number[] = [];
       for (let c = m.firstAtOrAfter(alignedStart); c < m.count && m.memberStart[c] < alignedEnd; c++) {
         if (m.memberEnd[c] > alignedEnd || r.cids.includes(c)) continue;
-        if (this.inflight.has(c) || this.cache.getMemory(m.digestHex(c), m.size[c])) continue;
+        if (this.inflight.has(c) || m.refusal(c) || this.cache.getMemory(m.digestHex(c), m.size[c])) continue;
         extra.push(c);
       }
       const starts = [r.start, ...extra.map((c) => m.memberStart[c])];

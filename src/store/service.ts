@@ -181,6 +181,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     resolveTtlMs: cfg.resolveResultEntryTtlSec * 1000,
     idleDropMs: Number(process.env.ESGZ_IDLE_DROP_MS ?? 5 * 60_000),
     beforeBackground: () => activity.quiet(BACKGROUND_QUIET_MS, BACKGROUND_MAX_WAIT_MS),
+    maxChunkSize: cfg.blob.maxChunkSize,
   });
 
   const fs = new AlsFs(store, {
