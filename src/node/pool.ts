@@ -1,7 +1,8 @@
 // A pool of worker threads, each with its own instance of the Wasm core, so that inflate and hash work
-// never runs on the thread that answers FUSE requests. A worker replaces its instance after a task
-// that made it fail or grow past CORE_KEEP_BYTES (pool-worker.ts): that task alone fails. Tasks are named operations (see pool-ops.ts)
+// never runs on the thread that answers FUSE requests. Tasks are named operations (see pool-ops.ts)
 // with transferable inputs and outputs: a buffer crosses the thread boundary by transfer, not by copy.
+// A worker replaces its instance after a task that made it fail or grow past CORE_KEEP_BYTES
+// (pool-worker.ts): that task alone fails.
 //
 // Two priorities: "high" for reads a process is waiting on, "low" for prefetch and background fetch.
 // A low task never starts while a high one is queued, and at least one worker is always left for high
