@@ -7,7 +7,7 @@
 //   dist/bundle/: the code that starts a worker finds it by `new URL("./<name>.js", import.meta.url)`,
 //   which esbuild leaves as written, so a worker entry must keep its name and sit beside every chunk.
 // * Splitting: the subcommands' lazy `import()`s become chunks; `--help` loads no checker, no store.
-// * fuse-native (a native addon) and what src/registry/transport.ts loads with createRequire stay
+// * fuse-native (a native addon) and what src/registry/undici.ts loads with createRequire stay
 //   outside: esbuild does not follow a `require` made by createRequire, they load from node_modules.
 // * The library exports (`esgz-fast`, `esgz-fast/core`) stay unbundled in dist/src.
 import { build } from "esbuild";
@@ -23,7 +23,7 @@ const result = await build({
   absWorkingDir: root,
   entryPoints: {
     cli: "dist/src/cli/main.js",
-    "pool-worker": "dist/src/node/pool-worker.js",
+    "store-worker": "dist/src/store/store-worker.js",
     "inflate-worker": "dist/src/verify/inflate-worker.js",
   },
   outdir,

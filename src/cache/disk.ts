@@ -10,7 +10,41 @@
 // and fetched again; paying a flush per chunk would only save that refetch.
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+
+/** Where chunk `hex` (64 lowercase hex digits, already validated) lives in the cache at `dir`. */
+export const chunkPath = (dir: string, hex: string): string => join(dir, "sha256", hex.slice(0, 2), hex);
+/** A fresh temp name for a write of chunk `hex` (renamed to `chunkPath` once complete). */
+const tmpChunkPath = (dir: string, hex: string): string => join(dir, "tmp", `${hex}.${process.pid}.${randomBytes(6).toString("hex")}`);
+
+// Shard directories made (or found) by this thread's synchronous writes.
+const madeShards = new Set<string>();
+
+/**
+ * Writes verified chunk `hex` into the cache at `dir` synchronously, the same way `DiskChunks.write`
+ * does (temp file, then rename): for a worker thread that verified the chunk and has nothing else
+ * to do meanwhile. False when it was not written (the caller's cache writes it then).
+ */
+export function writeChunkSync(dir: string, hex: string, data: Uint8Array): boolean {
+  const path = chunkPath(dir, hex);
+  const tmp = tmpChunkPath(dir, hex);
+  try {
+    const shard = join(path, "..");
+    if (!madeShards.has(shard)) { mkdirSync(shard, { recursive: true, mode: 0o700 }); madeShards.add(shard); }
+    writeFileSync(tmp, data, { mode: 0o600, flag: "wx" });
+    renameSync(tmp, path);
+    return true;
+  } catch {
+    try { unlinkSync(tmp); } catch { /* never created */ }
+    return false;
+  }
+}
+
+/** Whether each chunk file exists, synchronously (a worker's batch check for `ChunkCache.hasMany`). */
+export function chunksExistSync(dir: string, hexes: string[]): boolean[] {
+  return hexes.map((hex) => existsSync(chunkPath(dir, hex)));
+}
 
 /** Chunk files kept open for reads into callers' buffers (as stargz-store's `max_cache_fds`). */
 const OPEN_FILES = 16;
@@ -45,12 +79,7 @@ export class DiskChunks {
 
   /** Where chunk `hex` lives (`hex` must already be validated: 64 lowercase hex digits). */
   pathOf(hex: string): string {
-    return join(this.dataDir, hex.slice(0, 2), hex);
-  }
-
-  /** A fresh temp name for a write of chunk `hex` (rename it to `pathOf(hex)` once complete). */
-  tmpPathOf(hex: string): string {
-    return join(this.tmpDir, `${hex}.${process.pid}.${randomBytes(6).toString("hex")}`);
+    return chunkPath(this.dir, hex);
   }
 
   /** The stored bytes, or undefined if there is no file. Not verified here. */
@@ -123,7 +152,7 @@ export class DiskChunks {
       await mkdir(join(this.dataDir, shard), { recursive: true, mode: 0o700 });
       this.shards.add(shard);
     }
-    const tmp = this.tmpPathOf(hex);
+    const tmp = tmpChunkPath(this.dir, hex);
     const fh = await open(tmp, "wx", 0o600);
     try {
       await fh.writeFile(data);

@@ -20,8 +20,8 @@ export { DiskChunks } from "./disk.js";
 /** sha256 of `data` as 64 lowercase hex digits. Must leave `data` usable (no transfer/detach). */
 export type HashHex = (data: Uint8Array, priority: Priority) => Promise<string>;
 
-/** Whether each file exists, in one step off the main thread (the store's worker pool). */
-export type FilesExist = (paths: string[]) => Promise<boolean[]>;
+/** Whether each chunk's file exists in the cache directory, in one step off the main thread (the store's worker pool). */
+export type FilesExist = (dir: string, hexes: string[]) => Promise<boolean[]>;
 
 /** What the cache reports, for metrics. */
 export interface CacheEvents {
@@ -52,6 +52,10 @@ export interface ChunkCacheOptions {
   events?: CacheEvents;
   /** fsync each chunk file before its rename (default false: see disk.ts). */
   fsync?: boolean;
+  /** The batch existence check `hasMany` uses for files (default: one stat per chunk here). */
+  filesExist?: FilesExist;
+  /** Called with the size of every chunk buffer the cache takes in (`put`, a disk read): the store's GC trigger. */
+  onNewBytes?: (bytes: number) => void;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -79,10 +83,8 @@ export class ChunkCache {
   private readonly reads = new Map<string, Promise<Uint8Array | undefined>>();
   private pendingBytes = 0;
   private readonly hash: HashHex;
-  private filesExist: FilesExist | undefined;
-  private newBytes: ((bytes: number) => void) | undefined;
-  /** Chunks a worker has just written to disk (`chunkFile`); their `put` skips the disk. */
-  private readonly writtenElsewhere = new Set<string>();
+  private readonly filesExist: FilesExist | undefined;
+  private readonly newBytes: ((bytes: number) => void) | undefined;
   /**
    * Chunk files this process wrote or verified, with their size: read back without hashing them
    * again (a file is hashed once per process: at its first read after a restart).
@@ -96,6 +98,8 @@ export class ChunkCache {
     this.hash = opts.hash ?? sha256Hex;
     this.log = opts.log ?? noLog;
     this.events = opts.events;
+    this.filesExist = opts.filesExist;
+    this.newBytes = opts.onNewBytes;
   }
 
   /** Opens the cache; with `dir`, creates it and clears temp files left by a killed process. */
@@ -104,34 +108,9 @@ export class ChunkCache {
     return new ChunkCache(disk, opts);
   }
 
-  /** Called with the size of every chunk buffer the cache takes in (`put`, a disk read). */
-  onNewBytes(listener: (bytes: number) => void): void {
-    this.newBytes = listener;
-  }
-
-  /** Sets the batch existence check `hasMany` uses (default: one stat per chunk here). */
-  useFilesExist(check: FilesExist): void {
-    this.filesExist = check;
-  }
-
-  /**
-   * Where chunk `digest` goes on disk, for a writer elsewhere (a worker) that writes `tmp` and renames
-   * it to `path` — only with verified bytes; undefined for a memory-only cache.
-   */
-  chunkFile(digest: string): { path: string; tmp: string } | undefined {
-    if (!this.disk) return undefined;
-    const hex = chunkKey(digest);
-    return { path: this.disk.pathOf(hex), tmp: this.disk.tmpPathOf(hex) };
-  }
-
-  /**
-   * Chunk `digest` was written to `chunkFile(digest).path` by someone else (a worker, with verified
-   * bytes): the `put` that follows keeps it in memory only.
-   */
-  noteWritten(digest: string): void {
-    if (!this.disk) return;
-    const hex = chunkKey(digest);
-    this.writtenElsewhere.add(hex);
+  /** The disk part's directory (chunk files at `chunkPath(dir, hex)`), or undefined when memory only. */
+  get dir(): string | undefined {
+    return this.disk?.dir;
   }
 
   /** True when chunks are also kept on disk. */
@@ -269,7 +248,7 @@ export class ChunkCache {
     const ask = hexes.map((_, i) => i).filter((i) => !out[i]);
     if (ask.length === 0) return out;
     const found = this.filesExist
-      ? await this.filesExist(ask.map((i) => disk.pathOf(hexes[i])))
+      ? await this.filesExist(disk.dir, ask.map((i) => hexes[i]))
       : await Promise.all(ask.map((i) => disk.exists(hexes[i])));
     ask.forEach((i, k) => { out[i] = found[k]; });
     return out;
@@ -285,16 +264,17 @@ export class ChunkCache {
    * Keeps verified bytes: in memory at once, on disk in the background. Never rejects (a failed disk
    * write is logged: the chunk can be fetched again). The caller must not modify `data` afterwards.
    * Low-priority chunks (prefetch, background) are kept in memory only while they displace no other.
+   * `onDisk`: the verifier has already written these bytes to the chunk's file (`writeChunkSync`).
    */
-  put(digest: string, data: Uint8Array, priority: Priority = "high"): Promise<void> {
+  put(digest: string, data: Uint8Array, priority: Priority = "high", onDisk = false): Promise<void> {
     const hex = chunkKey(digest);
     // A view into a larger buffer would keep the whole buffer alive and defeat the memory bound.
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
     this.newBytes?.(owned.byteLength);
     this.memory.set(hex, owned, priority === "low");
     if (!this.disk) return Promise.resolve();
-    if (this.writtenElsewhere.delete(hex)) {
-      this.trusted.set(hex, owned.byteLength); // a worker wrote these verified bytes
+    if (onDisk) {
+      this.trusted.set(hex, owned.byteLength); // the verifier wrote these bytes (writeChunkSync)
       return Promise.resolve();
     }
     const pending = this.writes.get(hex);

@@ -43,7 +43,8 @@ export async function runMount(argv: string[]): Promise<number> {
   let ops: OpsRuntime;
   let running: RunningStore;
   try {
-    ops = await startOps(cfg);
+    // The disk cache's "which of these chunks are on disk?" for a fetch window: one worker round trip.
+    ops = await startOps(cfg, { filesExist: (dir, hexes) => pool.run("chunksExist", { dir, hexes }, { priority: "low" }) });
   } catch (err) {
     await pool.close();
     return reportStartupError(err);

@@ -22,9 +22,10 @@ export interface ChunkStore {
   get(digestHex: string, size: number, priority: Priority): Promise<Uint8Array | undefined>;
   /**
    * Keeps verified bytes; the promise settles once they are on disk. Low priority = nobody waits for
-   * them yet (kept in memory only while they displace nothing else).
+   * them yet (kept in memory only while they displace nothing else). `onDisk`: the verifier already
+   * wrote them to the disk cache.
    */
-  put(digestHex: string, data: Uint8Array, priority: Priority): Promise<void>;
+  put(digestHex: string, data: Uint8Array, priority: Priority, onDisk?: boolean): Promise<void>;
   /** Keeps verified bytes in memory as regular entries (a reader took them from a low-priority fetch). */
   remember(digestHex: string, data: Uint8Array): void;
   /** Which of the chunks the cache holds (memory, pending write or disk), without reading them. */

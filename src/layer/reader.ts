@@ -375,15 +375,15 @@ export class ChunkReader {
       const chunks = batch.map((c) => ({
         start: m.memberStart[c] - bStart, end: m.memberEnd[c] - bStart, innerOffset: m.innerOffset[c], size: m.size[c], digest: m.digest(c),
       }));
-      const done = (cid: number, r: Uint8Array | string | Error) => {
+      const done = (cid: number, r: Uint8Array | string | Error, onDisk = false) => {
         this.inflight.delete(cid);
         this.wanted.delete(cid);
         this.promoters.delete(cid);
         const s = settlers.get(cid)!;
         if (r instanceof Uint8Array) {
           this.stats.chunksVerified++;
-          const put = this.cache.put(m.digestHex(cid), r, priority);
-          if (put) this.writes.add(put.finally(() => this.writes.delete(put)));
+          const put = this.cache.put(m.digestHex(cid), r, priority, onDisk);
+          this.writes.add(put.finally(() => this.writes.delete(put)));
           s.resolve(r);
         } else {
           s.reject(new Error(`${this.name}: chunk sha256:${m.digestHex(cid)} (blob offset ${m.memberStart[cid]}): ${typeof r === "string" ? r : r.message}`));
@@ -392,7 +392,7 @@ export class ChunkReader {
       const batchPriority = priority === "low" && batch.some((c) => this.wanted.has(c)) ? "high" : priority;
       const promotable = batchPriority === "low" ? (promote: () => void) => { for (const c of batch) this.promoters.set(c, promote); } : undefined;
       this.verify(part, chunks, batchPriority, promotable).then(
-        (results) => batch.forEach((cid, k) => done(cid, results[k] ?? "no result")),
+        ({ results, onDisk }) => batch.forEach((cid, k) => done(cid, results[k] ?? "no result", onDisk?.[k])),
         (err: Error) => batch.forEach((cid) => done(cid, err)),
       );
     }

@@ -10,15 +10,15 @@
 import { Worker, type Transferable } from "node:worker_threads";
 import { availableParallelism } from "node:os";
 import { coreModule } from "./core.js";
-import type { OpName, OpArgs, OpResult } from "./pool-ops.js";
-import { CoreError, type CoreDrop } from "../core/wasm.js";
+import type { CoreDropped, OpTable, WorkerReply } from "./pool-worker.js";
+import { CoreError } from "../core/wasm.js";
 import { sendable } from "./transfer.js";
 import type { Priority } from "../util/priority.js";
 
 
 interface Task {
   id: number;
-  op: OpName;
+  op: string;
   args: unknown;
   transfer: Transferable[];
   resolve(v: unknown): void;
@@ -33,35 +33,24 @@ interface Slot {
   coreBytes: number;
 }
 
-/** A worker let its core instance go after a task: it failed (`reason`), or it held `bytes`. */
-export interface CoreDropped {
-  dropped: CoreDrop;
-  bytes: number;
-  reason?: string;
-}
-
 /** What `onCoreDropped` listeners get: the drop and the operation of the task. */
-export type CoreDropEvent = CoreDropped & { op: OpName };
+export type CoreDropEvent = CoreDropped & { op: string };
 
-/** The shape of a worker's answer; errors carry what is needed to rebuild a CoreError. */
-export interface WorkerReply {
-  id: number;
-  ok: boolean;
-  result?: unknown;
-  error?: { message: string; name: string; code?: number; position?: number };
-  /** Wasm memory of the worker's core after the task (0: let go, the next task makes a fresh one). */
-  coreBytes?: number;
-  core?: CoreDropped;
-}
+/** The arguments and the result of operation `K` of a table. */
+export type OpArgs<Ops extends OpTable, K extends keyof Ops> = Parameters<Ops[K]>[1];
+export type OpResult<Ops extends OpTable, K extends keyof Ops> = ReturnType<Ops[K]>["result"];
 
 export interface PoolOptions {
+  /** The worker entry module: it calls `serveOps(table)` with the operations `Ops` (pool-worker.ts). */
+  entry: URL;
   /** Number of worker threads; default: the machine's parallelism, at least 1. */
   size?: number;
   /** At most this many workers run low-priority tasks at once; default size - 1 (min 1). */
   lowLimit?: number;
 }
 
-export class CorePool {
+/** A pool of worker threads, each with its own core instance, running the operations `Ops` of its entry. */
+export class CorePool<Ops extends OpTable> {
   readonly size: number;
   private readonly lowLimit: number;
   private readonly slots: Slot[] = [];
@@ -71,7 +60,10 @@ export class CorePool {
   private closed = false;
   private dropListener: ((e: CoreDropEvent) => void) | undefined;
 
-  constructor(opts: PoolOptions = {}) {
+  private readonly entry: URL;
+
+  constructor(opts: PoolOptions) {
+    this.entry = opts.entry;
     this.size = Math.max(1, opts.size ?? availableParallelism());
     this.lowLimit = Math.max(1, Math.min(this.size, opts.lowLimit ?? this.size - 1));
   }
@@ -81,9 +73,9 @@ export class CorePool {
    * at once, a function that moves this task to the high queue if it is still waiting as a low one
    * (someone now waits on work that was started in the background).
    */
-  run<K extends OpName>(op: K, args: OpArgs<K>, opts: { priority?: Priority; transfer?: Transferable[]; promotable?: (promote: () => void) => void } = {}): Promise<OpResult<K>> {
+  run<K extends keyof Ops & string>(op: K, args: OpArgs<Ops, K>, opts: { priority?: Priority; transfer?: Transferable[]; promotable?: (promote: () => void) => void } = {}): Promise<OpResult<Ops, K>> {
     if (this.closed) return Promise.reject(new Error("CorePool: closed"));
-    return new Promise<OpResult<K>>((resolve, reject) => {
+    return new Promise<OpResult<Ops, K>>((resolve, reject) => {
       const task: Task = {
         id: this.nextId++, op, args, transfer: opts.transfer ?? [],
         resolve: resolve as (v: unknown) => void, reject,
@@ -172,7 +164,7 @@ export class CorePool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL("./pool-worker.js", import.meta.url), { workerData: { module: coreModule() } });
+    const worker = new Worker(this.entry, { workerData: { module: coreModule() } });
     const slot: Slot = { worker, lowPriority: false, coreBytes: 0 };
     worker.on("message", (reply: WorkerReply) => this.settle(slot, reply));
     worker.on("error", (err) => this.lose(slot, err));

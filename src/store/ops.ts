@@ -2,11 +2,15 @@
 // adds the store and the FUSE mount: the logger (with the start-up notices), the metrics and their
 // endpoint, the chunk cache under <root>/cache, readiness and the orderly stop.
 import { join } from "node:path";
-import { ChunkCache, type HashHex } from "../cache/index.js";
+import { ChunkCache, type FilesExist, type HashHex } from "../cache/index.js";
+import { BufferReclaimer } from "../node/reclaim.js";
 import { createLogger, type Logger, type LineSink } from "../util/log.js";
 import { announceConfig, ConfigError, usageText, type StoreConfig } from "./config.js";
 import { StoreMetrics, startMetrics, type MetricsServer } from "./metrics.js";
 import { signalReady, signalStopping, type NotifyOptions } from "./ready.js";
+
+/** A full collection of dropped chunk buffers after this many bytes of new ones (see reclaim.ts). */
+const RECLAIM_EVERY_BYTES = 8 << 20;
 
 export interface OpsRuntime {
   readonly config: StoreConfig;
@@ -21,8 +25,10 @@ export interface OpsRuntime {
 }
 
 export interface OpsOptions {
-  /** The chunk hash (the store passes its worker pool's sha256; default WebCrypto). */
+  /** The chunk hash for disk reads (default node:crypto on this thread). */
   hash?: HashHex;
+  /** The disk cache's batch existence check (the store: one worker round trip per fetch window). */
+  filesExist?: FilesExist;
   /** Where log lines go (default stderr). */
   sink?: LineSink;
   notify?: NotifyOptions;
@@ -35,10 +41,15 @@ export async function startOps(config: StoreConfig, opts: OpsOptions = {}): Prom
   const cacheDir = config.diskCache ? join(config.root, "cache") : undefined;
   let cacheRef: ChunkCache | undefined;
   const metrics = new StoreMetrics({ cacheBytes: () => cacheRef?.memoryBytes ?? 0 });
+  // Dropped chunk buffers are collected every 8 MiB of new ones (the memory LRU's default bound):
+  // without, V8 let them pile up to tens of MiB (src/node/reclaim.ts).
+  const reclaimer = new BufferReclaimer(RECLAIM_EVERY_BYTES);
   const cache = await ChunkCache.open({
     dir: cacheDir,
     memoryBytes: config.memoryCacheBytes,
     hash: opts.hash,
+    filesExist: opts.filesExist,
+    onNewBytes: (bytes) => reclaimer.note(bytes),
     log: log.child({ component: "cache" }),
     events: metrics.cacheEvents,
   });

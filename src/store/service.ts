@@ -9,15 +9,13 @@ import { EStargzError } from "../estargz/errors.js";
 import type { Source } from "../estargz/source.js";
 import { TocIndex } from "../core/toc.js";
 import { RegistryClient, RegistryError } from "../registry/index.js";
-import type { CorePool } from "../node/pool.js";
-import { BufferReclaimer } from "../node/reclaim.js";
 import { compileCoreModule, newNodeCore } from "../node/core.js";
 import { holdWasmTierUp } from "../node/tiering.js";
 import type { OpsRuntime } from "./ops.js";
 import { LayerStore } from "./store.js";
 import type { ImageLayer, ResolvedImage } from "./image.js";
 import { BindingTable } from "./bindings.js";
-import { storeWorkerPool } from "./workers.js";
+import { storeWorkerPool, type StorePool } from "./workers.js";
 import type { Priority } from "../util/priority.js";
 import type { RangeSource } from "../layer/source.js";
 import type { VerifyBatch } from "../layer/verify.js";
@@ -34,9 +32,6 @@ export interface RunningStore {
   close(): Promise<void>;
 }
 
-/** A full collection of dropped chunk buffers after this many bytes of new ones (see reclaim.ts). */
-const RECLAIM_EVERY_BYTES = 8 << 20;
-
 /** Chunks smaller than this of a background batch are written to the disk cache by the worker. */
 const WORKER_WRITE_MAX = 256 << 10;
 
@@ -44,7 +39,7 @@ const WORKER_WRITE_MAX = 256 << 10;
  * Mounts the store at `cfg.mountpoint`, using the operational runtime's log, metrics and chunk cache,
  * and `pool` (from `storeWorkerPool`; made here if not given), which it owns from then on.
  */
-export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache">, given?: { pool?: CorePool }): Promise<RunningStore> {
+export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache">, given?: { pool?: StorePool }): Promise<RunningStore> {
   const { config: cfg, log, metrics } = ops;
   // The core is compiled first (read and compiled off the event loop; a few ms): a module compiled
   // while tier-up is held would never tier up. Then held until the first registry answer has been
@@ -69,12 +64,8 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       fetching_timeout_sec: b.fetchingTimeoutSec, force_single_range_mode: b.forceSingleRangeMode,
     },
   });
-  // ops.cache (ChunkCache) is the store's ChunkStore, `has` included (memory, pending write, disk).
+  // ops.cache (ChunkCache) is the store's ChunkStore (memory, pending writes, disk).
   const cache = ops.cache;
-  // Dropped chunk buffers are collected every 8 MiB of new ones (the memory LRU's default bound):
-  // without, V8 let them pile up to tens of MiB (src/node/reclaim.ts).
-  const reclaimer = new BufferReclaimer(RECLAIM_EVERY_BYTES);
-  cache.onNewBytes((bytes) => reclaimer.note(bytes));
   // Inflate + hash run in worker threads (src/store/workers.ts).
   const pool = given?.pool ?? storeWorkerPool();
   // A worker replaces its core after a task that made it fail (that task alone fails) or grew it
@@ -85,29 +76,19 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     if (e.dropped === "failed") log.warn("worker core failed during a task and was replaced; only that task failed", { op: e.op, error: e.reason });
     else log.debug("worker core replaced after a task grew it", { op: e.op, bytes: e.bytes });
   });
-  // The background fetch's "already on disk?" for a window of chunks: one worker round trip. (Disk
-  // cache reads stay on libuv's threads: a worker's buffers freed on this thread stay in the
-  // worker's malloc arena — measured +7 MiB peak RSS — and with one worker they queued behind
-  // inflates.)
-  cache.useFilesExist((paths) => pool.run("filesExist", { paths }, { priority: "low" }));
+  const cacheDir = cache.dir;
   const verify: VerifyBatch = (body, chunks, priority, promotable) => {
     const t0 = process.hrtime.bigint();
     // Background batches' small chunks are written to the disk cache by the worker itself (nobody
-    // waits for them; hundreds of small files cost the main thread an async round trip per file
-    // operation). Big chunks are written as before, by libuv's threads: the worker (one on two
+    // waits for them; hundreds of small files cost the FUSE thread an async round trip per file
+    // operation). Big chunks are written by the cache on libuv's threads: the worker (one on two
     // cores) is what a cold reader of a big file waits for.
-    const hexes = priority === "low" && cache.persistent ? chunks.map((c) => Buffer.from(c.digest.buffer, c.digest.byteOffset, 32).toString("hex")) : undefined;
-    const done = hexes
-      ? pool.run("verifyAndStoreChunks", { body, chunks, store: hexes.map((h, i) => (chunks[i].size < WORKER_WRITE_MAX ? cache.chunkFile(h)! : null)) },
-        { priority, transfer: [body.buffer as ArrayBuffer], promotable })
-        .then(({ results, stored }) => { stored.forEach((ok, i) => { if (ok) cache.noteWritten(hexes[i]); }); return results; })
-      : pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer], promotable });
-    return done.then((results) => {
-      for (const r of results) {
-        metrics.verifyDone(t0, typeof r !== "string");
-      }
-      return results;
-    });
+    const write = priority === "low" && cacheDir ? chunks.map((c) => c.size < WORKER_WRITE_MAX) : undefined;
+    return pool.run("verifyChunks", { body, chunks, cacheDir: write && cacheDir, write }, { priority, transfer: [body.buffer as ArrayBuffer], promotable })
+      .then((out) => {
+        for (const r of out.results) metrics.verifyDone(t0, typeof r !== "string");
+        return out;
+      });
   };
   // The TOC member is inflated, taken out of its tar header and checked against the TOC digest in a
   // worker; only the index is built here (every FUSE lookup reads it), each layer's in a core instance
@@ -120,7 +101,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     // The store reads chunks through its fetcher, not the reader; this keeps the reader whole.
     verifyChunk: async (member, innerOffset, size, digest, use) => {
       const own = Uint8Array.prototype.slice.call(member); // transferred: a copy (a Buffer's slice() is a view)
-      const [r] = await verify(own, [{ start: 0, end: own.length, innerOffset, size, digest }], "high");
+      const { results: [r] } = await verify(own, [{ start: 0, end: own.length, innerOffset, size, digest }], "high");
       if (typeof r === "string") throw new EStargzError("chunk", r);
       use(r);
     },

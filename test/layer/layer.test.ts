@@ -7,7 +7,7 @@ import { writeEStargz } from "../../src/estargz/writer.js";
 import { EStargzReader } from "../../src/estargz/reader.js";
 import { readerDeps } from "../../src/estargz/deps.js";
 import { ChunkCache } from "../../src/cache/index.js";
-import { CorePool } from "../../src/node/pool.js";
+import { testPool } from "../helpers/pool-worker.js";
 import { Layer, type FetchSettings } from "../../src/layer/layer.js";
 import type { ChunkStore } from "../../src/layer/cache.js";
 import type { VerifyBatch } from "../../src/layer/verify.js";
@@ -26,7 +26,7 @@ async function layerOf(data: Uint8Array, memoryBytes: number, gate?: Promise<voi
   // Chunk reads (after the TOC) wait for `gate`.
   const source = { size: blob.length, read: async (o: number, l: number) => { await gate; return plain.read(o, l); } };
   const verified: Array<{ priority: string; sizes: number[] }> = [];
-  const pool = new CorePool({ size: 2 });
+  const pool = testPool(2);
   const verify: VerifyBatch = (body, chunks, priority, promotable) => {
     verified.push({ priority, sizes: chunks.map((c) => c.size) });
     return pool.run("verifyChunks", { body, chunks }, { priority, transfer: [body.buffer as ArrayBuffer], promotable });

@@ -8,7 +8,8 @@ import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import { gzipSync } from "node:zlib";
-import { CorePool, type CoreDropEvent } from "../../src/node/pool.js";
+import type { CoreDropEvent } from "../../src/node/pool.js";
+import { testPool } from "../helpers/pool-worker.js";
 import { nodeCore, settleNodeCore } from "../../src/node/core.js";
 import { CORE_KEEP_BYTES, CoreFailure } from "../../src/core/wasm.js";
 import { Sha256, sha256Hex } from "../../src/core/sha256.js";
@@ -54,15 +55,15 @@ function batch(datas: Uint8Array[]): ReturnType<typeof chunk> {
 const same = (a: Uint8Array | string, b: Uint8Array) => a instanceof Uint8Array && Buffer.from(a).equals(b);
 
 test("a pool task whose core runs out of memory (a trap) fails alone; the next task on that worker runs on a fresh core", async () => {
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   const dropped: CoreDropEvent[] = [];
   pool.onCoreDropped((e) => dropped.push(e));
   try {
     const first = randomBytes(1 << 20);
-    const [r1] = await pool.run("verifyChunks", chunk(first));
+    const { results: [r1] } = await pool.run("verifyChunks", chunk(first));
     assert.ok(same(r1, first), "a chunk verifies before");
     // 48 MiB of zeros: its 48 KiB member is nothing, but the output block cannot grow past 32 MiB
-    const [r2] = await withWasmLimit(32, () => pool.run("verifyChunks", chunk(new Uint8Array(48 << 20))));
+    const { results: [r2] } = await withWasmLimit(32, () => pool.run("verifyChunks", chunk(new Uint8Array(48 << 20))));
     assert.type(r2, "string");
     assert.match(r2 as string, /esgz-fast core: alloc\(\) failed: unreachable; the instance is discarded/);
     assert.equal(dropped.map((d) => [d.dropped, d.op]), [["failed", "verifyChunks"]]);
@@ -70,7 +71,7 @@ test("a pool task whose core runs out of memory (a trap) fails alone; the next t
     // A member larger than any before: the input block is reallocated, which on the failed instance
     // (its output block freed before the failed allocation) could land on that freed block.
     const next = randomBytes(3 << 20);
-    const [r3] = await pool.run("verifyChunks", chunk(next));
+    const { results: [r3] } = await pool.run("verifyChunks", chunk(next));
     assert.ok(same(r3, next), `the next task verifies its chunk: ${typeof r3 === "string" ? r3 : "bytes differ"}`);
     const tocMember = await pool.run("sha256", { data: new Uint8Array(10) });
     assert.is(tocMember, createHash("sha256").update(new Uint8Array(10)).digest("hex"));
@@ -81,10 +82,10 @@ test("a pool task whose core runs out of memory (a trap) fails alone; the next t
 });
 
 test("in one batch, the chunk that makes the core fail is the only one that fails: the rest run on a fresh instance", async () => {
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   try {
     const a = randomBytes(200_000), b = randomBytes(300_000);
-    const results = await withWasmLimit(32, () => pool.run("verifyChunks", batch([a, new Uint8Array(48 << 20), b])));
+    const { results } = await withWasmLimit(32, () => pool.run("verifyChunks", batch([a, new Uint8Array(48 << 20), b])));
     assert.ok(same(results[0], a));
     assert.match(results[1] as string, /core: alloc\(\) failed/);
     assert.ok(same(results[2], b), `chunk after the failure: ${typeof results[2] === "string" ? results[2] : "bytes differ"}`);
@@ -94,26 +95,26 @@ test("in one batch, the chunk that makes the core fail is the only one that fail
 });
 
 test("a worker whose core one big chunk grew past CORE_KEEP_BYTES lets it go after the task; 4 MiB chunks never do", async () => {
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   const dropped: CoreDropEvent[] = [];
   pool.onCoreDropped((e) => dropped.push(e));
   try {
     for (let i = 0; i < 4; i++) {
       const data = randomBytes(4 << 20);
-      const [r] = await pool.run("verifyChunks", chunk(data));
+      const { results: [r] } = await pool.run("verifyChunks", chunk(data));
       assert.ok(same(r, data));
     }
     assert.equal(dropped, [], "the usual chunks keep their instance");
     const held = pool.coreMemoryBytes;
     assert.ok(held > 4 << 20 && held <= CORE_KEEP_BYTES, `a worker after 4 MiB chunks holds ${held} bytes of Wasm memory`);
     const big = new Uint8Array(96 << 20).fill(7);
-    const [r] = await pool.run("verifyChunks", chunk(big));
+    const { results: [r] } = await pool.run("verifyChunks", chunk(big));
     assert.ok(same(r, big), "the big chunk is verified");
     assert.equal(dropped.map((d) => d.dropped), ["memory"]);
     assert.ok(dropped[0].bytes > 96 << 20, `it held ${dropped[0].bytes} bytes`);
     assert.ok(pool.coreMemoryBytes < CORE_KEEP_BYTES, `after the task the worker holds ${pool.coreMemoryBytes} bytes`);
     const small = randomBytes(1000);
-    const [r2] = await pool.run("verifyChunks", chunk(small));
+    const { results: [r2] } = await pool.run("verifyChunks", chunk(small));
     assert.ok(same(r2, small));
     assert.ok(pool.coreMemoryBytes < 4 << 20, `a fresh instance: ${pool.coreMemoryBytes} bytes`);
   } finally {

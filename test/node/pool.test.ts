@@ -1,16 +1,16 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
-import { CorePool } from "../../src/node/pool.js";
+import { testPool } from "../helpers/pool-worker.js";
 import { gzipSync } from "node:zlib";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rejects } from "../helpers/assert.js";
 
 test("tasks run in workers, inputs are transferred, results match", async () => {
-  const pool = new CorePool({ size: 2 });
+  const pool = testPool(2);
   try {
     const inputs = Array.from({ length: 16 }, (_, i) => randomBytes(1000 + i * 4096));
     const expected = inputs.map((b) => createHash("sha256").update(b).digest("hex"));
@@ -24,7 +24,7 @@ test("tasks run in workers, inputs are transferred, results match", async () => 
 });
 
 test("high-priority tasks overtake queued low-priority ones", async () => {
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   try {
     const order: string[] = [];
     const big = () => new Uint8Array(8 << 20);
@@ -42,7 +42,7 @@ test("high-priority tasks overtake queued low-priority ones", async () => {
 });
 
 test("a queued low-priority task can be promoted: it runs before the other queued low ones", async () => {
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   try {
     const order: string[] = [];
     const big = () => new Uint8Array(8 << 20);
@@ -63,7 +63,7 @@ test("a queued low-priority task can be promoted: it runs before the other queue
 });
 
 test("an unknown operation fails its task and the pool keeps working", async () => {
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   try {
     await rejects(() => pool.run("nope" as "sha256", { data: new Uint8Array(1) }), /unknown operation nope/);
     assert.is(await pool.run("sha256", { data: new Uint8Array(0) }), createHash("sha256").digest("hex"));
@@ -73,7 +73,7 @@ test("an unknown operation fails its task and the pool keeps working", async () 
 });
 
 test("a task whose input cannot be sent (a detached buffer) fails alone; the worker takes the next task", async () => {
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   try {
     const data = new Uint8Array(1000);
     await pool.run("sha256", { data }, { transfer: [data.buffer] }); // detaches `data` here
@@ -85,9 +85,10 @@ test("a task whose input cannot be sent (a detached buffer) fails alone; the wor
   }
 });
 
-test("verifyAndStoreChunks: verified chunks are written (temp + rename), failed ones are not; filesExist", async () => {
+test("verifyChunks with a cache dir: the verified chunks asked for are written (temp + rename), failed ones are not; chunksExist", async () => {
   const dir = await mkdtemp(join(tmpdir(), "esgz-pool-"));
-  const pool = new CorePool({ size: 1 });
+  await mkdir(join(dir, "tmp")); // as the cache's open makes it
+  const pool = testPool(1);
   try {
     const datas = [randomBytes(70_000), randomBytes(1000), randomBytes(5000)];
     const members = datas.map((d) => gzipSync(d));
@@ -100,22 +101,22 @@ test("verifyAndStoreChunks: verified chunks are written (temp + rename), failed 
     });
     chunks[1].digest[0] ^= 1; // chunk 1 does not hash to its digest
     const hex = (i: number) => Buffer.from(chunks[i].digest).toString("hex");
-    const store = chunks.map((_, i) => ({ path: join(dir, "sha256", hex(i).slice(0, 2), hex(i)), tmp: join(dir, `tmp-${i}`) }));
-    const { results, stored } = await pool.run("verifyAndStoreChunks", { body, chunks, store }, { transfer: [body.buffer] });
-    assert.equal(stored, [true, false, true]);
-    // null: verified, not written here
+    const path = (i: number) => join(dir, "sha256", hex(i).slice(0, 2), hex(i));
+    const { results, onDisk } = await pool.run("verifyChunks", { body, chunks, cacheDir: dir, write: [true, true, true] }, { transfer: [body.buffer] });
+    assert.equal(onDisk, [true, false, true]);
+    // not asked to write: verified, not written
     const again = new Uint8Array(Buffer.concat(members));
-    const second = await pool.run("verifyAndStoreChunks", { body: again, chunks: [chunks[2]], store: [null] }, { transfer: [again.buffer] });
-    assert.equal(second.stored, [false]);
+    const second = await pool.run("verifyChunks", { body: again, chunks: [chunks[2]], cacheDir: dir, write: [false] }, { transfer: [again.buffer] });
+    assert.equal(second.onDisk, [false]);
     assert.ok(second.results[0] instanceof Uint8Array);
     assert.ok(results[0] instanceof Uint8Array && Buffer.from(results[0]).equals(datas[0]));
     assert.type(results[1], "string");
     assert.ok(results[2] instanceof Uint8Array && Buffer.from(results[2]).equals(datas[2]));
-    assert.ok((await readFile(store[0].path)).equals(datas[0]));
-    assert.ok((await readFile(store[2].path)).equals(datas[2]));
-    assert.not.ok(existsSync(store[1].path), "a chunk that failed verification is not written");
-    assert.equal((await readdir(dir)).sort(), ["sha256"], "no temp file left");
-    assert.equal(await pool.run("filesExist", { paths: store.map((f) => f.path) }), [true, false, true]);
+    assert.ok((await readFile(path(0))).equals(datas[0]));
+    assert.ok((await readFile(path(2))).equals(datas[2]));
+    assert.not.ok(existsSync(path(1)), "a chunk that failed verification is not written");
+    assert.equal(await readdir(join(dir, "tmp")), [], "no temp file left");
+    assert.equal(await pool.run("chunksExist", { dir, hexes: [hex(0), hex(1), hex(2)] }), [true, false, true]);
   } finally {
     await pool.close();
     await rm(dir, { recursive: true, force: true });
@@ -123,7 +124,7 @@ test("verifyAndStoreChunks: verified chunks are written (temp + rename), failed 
 });
 
 test("close rejects queued tasks", async () => {
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   const running = pool.run("sha256", { data: new Uint8Array(4 << 20) });
   const queued = pool.run("sha256", { data: new Uint8Array(1) });
   const closing = pool.close();

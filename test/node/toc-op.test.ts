@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { gzipSync } from "node:zlib";
-import { CorePool } from "../../src/node/pool.js";
+import { testPool } from "../helpers/pool-worker.js";
 import { nodeCore } from "../../src/node/core.js";
 import { TocIndex } from "../../src/core/toc.js";
 import { EStargzReader, type ReaderDeps } from "../../src/estargz/reader.js";
@@ -22,7 +22,7 @@ async function layer(): Promise<{ blob: Buffer; tocDigest: string }> {
   return { blob: Buffer.concat(parts), tocDigest: r.tocDigest };
 }
 
-function poolDeps(pool: CorePool): ReaderDeps<TocIndex> {
+function poolDeps(pool: ReturnType<typeof testPool>): ReaderDeps<TocIndex> {
   return {
     readToc: (member, tocOffset, maxToc, expected, name) =>
       pool.run("readToc", { member, tocOffset, maxToc, expected, name }, { transfer: [member.buffer as ArrayBuffer] }),
@@ -33,7 +33,7 @@ function poolDeps(pool: CorePool): ReaderDeps<TocIndex> {
 
 test("readToc in a worker gives the JSON and digest the in-thread reader gives", async () => {
   const { blob, tocDigest } = await layer();
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   try {
     const viaPool = await EStargzReader.open(new MemorySource(blob, "layer"), poolDeps(pool), { tocDigest });
     const inThread = await EStargzReader.open(new MemorySource(blob, "layer"), readerDeps(), { tocDigest });
@@ -51,7 +51,7 @@ test("readToc in a worker gives the JSON and digest the in-thread reader gives",
 
 test("readToc refuses a TOC whose digest differs from the expected one, and a member that is not gzip", async () => {
   const { blob } = await layer();
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   try {
     const wrong = `sha256:${"0".repeat(64)}`;
     await rejects(() => EStargzReader.open(new MemorySource(blob, "layer-x"), poolDeps(pool), { tocDigest: wrong }),

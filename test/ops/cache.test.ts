@@ -6,7 +6,8 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChunkCache, ByteLru, chunkKey, sha256Hex, type CacheEvents } from "../../src/cache/index.js";
-import { CorePool } from "../../src/node/pool.js";
+import { writeChunkSync } from "../../src/cache/disk.js";
+import { testPool } from "../helpers/pool-worker.js";
 
 let root = "";
 test.before(async () => { root = await mkdtemp(join(tmpdir(), "esgz-cache-")); });
@@ -79,8 +80,7 @@ test("onNewBytes hears every chunk buffer taken in (put, disk read), not memory 
   const dir = freshDir();
   const chunks = [chunk(1000), chunk(70_000)];
   const heard: number[] = [];
-  const a = await ChunkCache.open({ dir });
-  a.onNewBytes((n) => heard.push(n));
+  const a = await ChunkCache.open({ dir, onNewBytes: (n) => heard.push(n) });
   for (const { hex, data } of chunks) a.put(hex, data);
   const small = chunk(500);
   const wide = new Uint8Array(2000);
@@ -91,8 +91,7 @@ test("onNewBytes hears every chunk buffer taken in (put, disk read), not memory 
   assert.is(await a.get(chunk(10).hex, 10), undefined);
   assert.equal(heard.length, 3, "a memory hit and a miss bring no new buffer");
   await a.close();
-  const b = await ChunkCache.open({ dir });
-  b.onNewBytes((n) => heard.push(n));
+  const b = await ChunkCache.open({ dir, onNewBytes: (n) => heard.push(n) });
   assert.equal(await b.get(chunks[1].hex, 70_000), chunks[1].data);
   assert.equal(heard, [1000, 70_000, 500, 70_000], "a disk read");
 });
@@ -130,34 +129,31 @@ test("a corrupt or truncated file is a miss, is removed and logged, and never se
   assert.equal(await c.get(good.hex, good.data.length), good.data);
 });
 
-test("hasMany answers from memory, pending writes and disk (through the worker pool); a chunk noted as written elsewhere is not written again", async () => {
+test("hasMany answers from memory, pending writes and disk (through the worker pool); a chunk the verifier wrote is not written again", async () => {
   const dir = freshDir();
   const onDisk = chunk(1000), inMemory = chunk(1000), nowhere = chunk(1000), byWorker = chunk(2000);
   const a = await ChunkCache.open({ dir });
   await a.put(onDisk.hex, onDisk.data);
-  const pool = new CorePool({ size: 1 });
+  const pool = testPool(1);
   try {
-    const b = await ChunkCache.open({ dir });
     let asked: string[] = [];
-    b.useFilesExist((paths) => { asked = paths; return pool.run("filesExist", { paths }, { priority: "low" }); });
+    const b = await ChunkCache.open({ dir, filesExist: (d, hexes) => { asked = hexes; return pool.run("chunksExist", { dir: d, hexes }, { priority: "low" }); } });
     await b.put(inMemory.hex, inMemory.data);
     assert.equal(await b.hasMany([onDisk.hex, inMemory.hex, nowhere.hex]), [true, true, false]);
     assert.is(asked.length, 2, "memory answered without a file check");
-    // A worker wrote byWorker's file: the put that follows keeps it in memory and does not write it.
-    const file = b.chunkFile(byWorker.hex)!;
-    await mkdir(join(file.path, ".."), { recursive: true });
-    await writeFile(file.path, byWorker.data);
-    b.noteWritten(byWorker.hex);
+    // A worker wrote byWorker's file (writeChunkSync): the put that says so keeps it in memory and does not write it.
+    assert.ok(writeChunkSync(b.dir!, byWorker.hex, byWorker.data));
     // Spy on the disk part: neither the "is it there" check nor a write may happen for it.
     const disk = (b as unknown as { disk: { exists(h: string): Promise<boolean>; write(h: string, d: Uint8Array): Promise<void> } }).disk;
     const touched: string[] = [];
     const { exists, write } = disk;
     disk.exists = (h) => { touched.push(`exists ${h}`); return exists.call(disk, h); };
     disk.write = (h, d) => { touched.push(`write ${h}`); return write.call(disk, h, d); };
-    await b.put(byWorker.hex, byWorker.data, "low");
+    await b.put(byWorker.hex, byWorker.data, "low", true);
     await b.put(nowhere.hex, nowhere.data, "low");
-    assert.equal(touched, [`exists ${nowhere.hex}`, `write ${nowhere.hex}`], "the noted chunk cost no disk operation");
+    assert.equal(touched, [`exists ${nowhere.hex}`, `write ${nowhere.hex}`], "the chunk on disk cost no disk operation");
     assert.equal(b.getMemory(byWorker.hex, byWorker.data.length), byWorker.data);
+    assert.ok(b.readable(byWorker.hex, byWorker.data.length), "and is read straight from its file");
     const c = await ChunkCache.open({ dir });
     assert.equal(await c.get(byWorker.hex, byWorker.data.length), byWorker.data, "and it is served (verified) from disk");
   } finally {
