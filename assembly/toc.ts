@@ -3,7 +3,7 @@
 // host (src/core/toc.ts) calls. The stages, each in toc/: parse.ts reads the JSON (primitives in
 // scan.ts), build.ts commits each entry into the tables (tree.ts: paths and parents, intern.ts:
 // attributes and owners, tables.ts: growth), finish.ts completes and hands over the index, query.ts
-// answers lookups in a finished one. The whole state of a build is in state.ts.
+// answers lookups in a finished one. A build's state is gathered in state.ts.
 import { failed, errorCode, errorAt, resetError } from "./toc/errors";
 import { PAD, setInputEnd } from "./toc/scan";
 import {

@@ -1,8 +1,10 @@
-// The state of a TOC index build, all of it: the tables of the index while they grow and the facts
-// gathered on the way (B), and the TOC entry being parsed (E). Both live in static memory, reset at
-// the start of every toc_build; a finished index owns its tables (its Header points at them) and
-// keeps nothing here, so several indexes live side by side. The stages: parse.ts reads the JSON
-// into E, build.ts commits E into B's tables, finish.ts completes them after the last entry.
+// The state of a TOC index build: the tables of the index while they grow and the facts gathered on
+// the way (B), and the TOC entry being parsed (E). Both live in static memory, reset at the start of
+// every toc_build; a finished index owns its tables (its Header points at them) and keeps nothing
+// here, so several indexes live side by side. The stages: parse.ts reads the JSON into E, build.ts
+// commits E into B's tables, finish.ts completes them after the last entry. Beside this, only the
+// first error (errors.ts) and what the JSON helpers hand back beside their return value (scan.ts,
+// parse.ts; time.ts, which also keeps its last answer) are module variables.
 import { Node, Chunk, Entry, Attr, NONE, DIGEST_BYTES } from "./layout";
 
 /** The index under construction. Counts and capacities are in records; pointers are heap blocks. */
