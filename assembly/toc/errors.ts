@@ -43,6 +43,12 @@ export function fail(c: i32, at: usize): usize {
   return 0;
 }
 
+/** fail() for functions that return whether they succeeded: records the error, returns false. */
+export function reject(c: i32, at: usize): bool {
+  fail(c, at);
+  return false;
+}
+
 export function failed(): bool {
   return code != 0;
 }

@@ -4,7 +4,7 @@
 // per TOC entry: tables (nodes, chunks, TOC order, hash, attributes) beyond the string pool.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { TocIndex } from "../../src/core/toc.js";
+import { TocIndex, tocLayout } from "../../src/core/toc.js";
 import { nodeCore } from "../../src/node/core.js";
 import { generateToc } from "../../test/helpers/toc-gen.js";
 import { fixturesDir } from "../../test/helpers/paths.js";
@@ -113,7 +113,8 @@ export async function run(): Promise<void> {
   idx.dispose();
   const per = (b: number) => (b / s.entries).toFixed(1);
   console.log(`index of the generated TOC: ${s.entries} TOC entries → ${s.nodes} nodes, ${s.chunks} chunks`);
-  console.log(`  tables (nodes ${32} B, chunks 20 B, TOC order 12 B, hash, attributes, xattrs, nums): ${per(s.indexBytes)} B/entry (target ≤ 64)`);
+  const L = tocLayout(core), B = (words: number) => `${words * 4} B`;
+  console.log(`  tables (nodes ${B(L.node.words)}, chunks ${B(L.chunk.words)}, TOC order ${B(L.entry.words)}, hash, attributes, xattrs, nums): ${per(s.indexBytes)} B/entry (target ≤ 64)`);
   console.log(`  string pool ${per(s.stringBytes)} B/entry, raw digests ${per(s.digestBytes)} B/entry; JSON ${per(inputs[0].bytes.length)} B/entry`);
 }
 

@@ -1,7 +1,8 @@
 // The TOC index: eStargz TOC JSON → a binary index built and held in Wasm memory (assembly/toc.ts).
 // Accessors read typed views over the index tables: no JavaScript object per entry. The record
-// layout mirrors assembly/toc/layout.ts. Browser-safe: no `node:` imports.
+// layout is read from the core's exports (tocLayout), not copied here. Browser-safe: no `node:` imports.
 import { Core, CoreError } from "./wasm.js";
+import { SHA256_DIGEST_SIZE } from "./sha256.js";
 
 interface TocExports {
   memory: WebAssembly.Memory;
@@ -15,10 +16,11 @@ interface TocExports {
   toc_parent(hdr: number, id: number): number;
 }
 
-/** Entry types as numbers (`type(id)`, `entryType(i)`). */
+/** Entry types as numbers (`type(id)`, `entryType(i)`): the core's numbering, checked when it loads (tocLayout). */
 export const TocType = { dir: 1, reg: 2, symlink: 3, hardlink: 4, char: 5, block: 6, fifo: 7, chunk: 8 } as const;
 export type TocType = (typeof TocType)[keyof typeof TocType];
-const TYPE_NAMES = ["", "dir", "reg", "symlink", "hardlink", "char", "block", "fifo", "chunk"] as const;
+const TYPE_NAMES: string[] = [""];
+for (const [name, value] of Object.entries(TocType)) TYPE_NAMES[value] = name;
 
 /** Error codes of `TocIndex.build` (`CoreError.code`), mirrored from assembly/toc/errors.ts. */
 export const TocErrorCode = {
@@ -60,22 +62,80 @@ const ERROR_TEXT: Record<number, string> = {
   29: "bytes after the JSON value",
 };
 
-// header words
-const H_NODES = 0, H_NODE_COUNT = 1, H_CHUNKS = 2, H_CHUNK_COUNT = 3, H_ENTRIES = 4, H_ENTRY_COUNT = 5;
-const H_ATTRS = 6, H_ATTR_COUNT = 7, H_XINDEX = 8, H_XINDEX_COUNT = 9, H_XATTRS = 10, H_XATTR_COUNT = 11;
-const H_DIGESTS = 12, H_DIGEST_COUNT = 13, H_POOL = 14, H_POOL_BYTES = 15, H_NUMS = 16, H_NUM_COUNT = 17;
-const H_HASH = 18, H_HASH_MASK = 19, H_LANDMARK = 20, H_PREFETCH_END = 21, H_ROOT_XFIRST = 22;
-const H_ROOT_XCOUNT = 23, H_SCRATCH = 24, H_SCRATCH_CAP = 25, H_FILE_DIGESTS = 26, H_FILE_DIGEST_COUNT = 27;
-const HEADER_WORDS = 28;
-// node words
-const NODE_WORDS = 8, N_ATTR = 0, N_BITS = 1, N_SIZE = 2, N_MTIME = 3, N_NAME = 4, N_NEXT = 5, N_A = 6, N_B = 7;
-const F_IMPLICIT = 1, F_SHADOWED = 2, F_XATTRS = 4;
-// chunk words: 48-bit blob offsets split in a low word and 16 bits of C_HIGH (see assembly/toc/layout.ts)
-const CHUNK_WORDS = 5, C_MEMBER = 0, C_END = 1, C_HIGH = 2, C_INNER = 3, C_OFFSET = 4;
-const SAME_DIGEST = 0xfffffffe;
-const ENTRY_WORDS = 3;
-const ATTR_WORDS = 6;
-const NONE = 0xffffffff, CHUNK_NONE = 0x0fffffff, NUM_BIG = 0x80000000;
+/**
+ * The index layout as the core exports it (assembly/toc/layout.ts, exported as TOC_* by
+ * assembly/toc.ts): per record, the fields the accessors read; then the markers and bit fields.
+ * Export names follow from these keys: record `header`, field `nodeCount` → TOC_HEADER_NODE_COUNT
+ * (byte offset), TOC_HEADER_BYTES (record size); constant `fImplicit` → TOC_F_IMPLICIT.
+ */
+const RECORDS = {
+  header: [
+    "nodes", "nodeCount", "chunks", "chunkCount", "entries", "entryCount", "attrs", "attrCount", "xindex", "xindexCount",
+    "xattrs", "xattrCount", "digests", "digestCount", "pool", "poolBytes", "nums", "numCount", "hashMask", "landmark",
+    "prefetchEnd", "rootXFirst", "rootXCount", "scratch", "scratchCap", "fileDigests", "fileDigestCount",
+  ],
+  node: ["attr", "bits", "size", "mtime", "name", "next", "a", "b"],
+  chunk: ["member", "end", "high", "inner", "offset"],
+  entry: ["pos", "node", "chunk"],
+  attr: ["type", "mode", "uid", "gid", "user", "group"],
+  xindex: ["node", "first", "count"],
+  xattr: ["name", "value"],
+} as const;
+const CONSTANTS = [
+  "digestBytes", "none", "sameDigest", "numBig", "nlinkMask", "flagShift", "fImplicit", "fShadowed", "fXattrs",
+  "chunkNone", "entryTypeShift", "highMemberMask", "highEndShift", "highEndMask", "highHasDigest", "endUnknown",
+] as const;
+
+type RecordLayout<F extends readonly string[]> = { readonly [K in F[number]]: number } & { readonly words: number };
+
+/**
+ * One core's index layout: per record its size in u32 words (`words`) and each field's word index;
+ * the markers and bit fields as numbers; `exports` = every TOC_* value read, by export name.
+ */
+export type TocLayout = { readonly [R in keyof typeof RECORDS]: RecordLayout<(typeof RECORDS)[R]> } &
+  { readonly [C in (typeof CONSTANTS)[number]]: number } & { readonly exports: Readonly<Record<string, number>> };
+
+const layouts = new WeakMap<Core, TocLayout>();
+
+/**
+ * The index layout of `core`, read from its exports once and kept. Throws if an export is missing,
+ * if a field is not a whole u32 word inside its record, or if the core numbers entry types other
+ * than `TocType`: such a core and this host are from different builds.
+ */
+export function tocLayout(core: Core): TocLayout {
+  let layout = layouts.get(core);
+  if (layout) return layout;
+  const exports: Record<string, number> = {};
+  const bad = (what: string) => new Error(`esgz-fast core: ${what}: the core and src/core/toc.ts are from different builds`);
+  const read = (...parts: string[]): number => {
+    const name = `TOC_${parts.map((p) => p.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join("_")}`;
+    const g = core.exports[name];
+    if (!(g instanceof WebAssembly.Global)) throw bad(`no export ${name}`);
+    const v = typeof g.value === "bigint" ? Number(g.value) : g.value >>> 0;
+    exports[name] = v;
+    return v;
+  };
+  const out: Record<string, unknown> = { exports };
+  for (const [record, fields] of Object.entries(RECORDS)) {
+    const bytes = read(record, "bytes");
+    if (bytes % 4 !== 0) throw bad(`a ${record} record is ${bytes} bytes, not whole u32 words`);
+    const r: Record<string, number> = { words: bytes / 4 };
+    for (const f of fields) {
+      const at = read(record, f);
+      if (at % 4 !== 0 || at + 4 > bytes) throw bad(`${record}.${f} at byte ${at} of ${bytes} is not a u32 word of the record`);
+      r[f] = at / 4;
+    }
+    out[record] = r;
+  }
+  for (const c of CONSTANTS) out[c] = read(c);
+  for (const [name, value] of Object.entries(TocType)) {
+    const theirs = read("type", name);
+    if (theirs !== value) throw bad(`entry type ${name} is ${theirs} in the core, ${value} here`);
+  }
+  layout = out as TocLayout;
+  layouts.set(core, layout);
+  return layout;
+}
 
 /** The largest TOC accepted (about 3 million entries): input, pool and tables must fit in 4 GiB of Wasm memory. */
 export const MAX_TOC_BYTES = 1 << 30;
@@ -123,13 +183,58 @@ export class TocIndex {
   private u32!: Uint32Array;
   private f64!: Float64Array;
   private u8!: Uint8Array;
+  private readonly L: TocLayout; // read by the cold paths (xattrs, stats); the hot ones use the fields below
   private readonly h: Uint32Array; // copy of the header words (the tables never move)
-  private readonly nodesW: number;
-  private readonly chunksW: number;
-  private readonly entriesW: number;
-  private readonly attrsW: number;
   private readonly numsF: number;
   private readonly pool: number;
+  // The layout as plain numbers, so that an accessor costs no more than with constants: field f of
+  // record r of a table is u32[column + r * stride], the column being the table's word index plus
+  // f's word index in the record.
+  private readonly nodeStride: number;
+  private readonly nAttr: number;
+  private readonly nBits: number;
+  private readonly nSize: number;
+  private readonly nMtime: number;
+  private readonly nName: number;
+  private readonly nNext: number;
+  private readonly nA: number;
+  private readonly nB: number;
+  private readonly attrStride: number;
+  private readonly aType: number;
+  private readonly aMode: number;
+  private readonly aUid: number;
+  private readonly aGid: number;
+  private readonly aUser: number;
+  private readonly aGroup: number;
+  private readonly chunkStride: number;
+  private readonly cMember: number;
+  private readonly cEnd: number;
+  private readonly cHigh: number;
+  private readonly cInner: number;
+  private readonly cOffset: number;
+  private readonly entryStride: number;
+  private readonly ePos: number;
+  private readonly eNode: number;
+  private readonly eChunk: number;
+  private readonly none: number;
+  private readonly numBig: number;
+  private readonly nlinkMask: number;
+  private readonly flagShift: number;
+  private readonly fImplicit: number;
+  private readonly fShadowed: number;
+  private readonly sameDigest: number;
+  private readonly chunkNone: number;
+  private readonly typeShift: number;
+  private readonly highMemberMask: number;
+  private readonly highEndShift: number;
+  private readonly highEndMask: number;
+  private readonly highHasDigest: number;
+  private readonly endUnknown: number;
+  private readonly digestStride: number;
+  private readonly digests: number; // byte offsets of the digest tables and the lookup buffer
+  private readonly fileDigests: number;
+  private readonly scratch: number;
+  private readonly scratchCap: number;
   /** Number of nodes: ids are 0 .. count-1. */
   readonly count: number;
   /** Number of TOC entries (JSON array elements, chunk entries included). */
@@ -139,26 +244,70 @@ export class TocIndex {
   /** Blob offset where prefetching ends (the prefetch landmark's member offset), 0 otherwise. */
   readonly prefetchEnd: number;
 
-  private constructor(core: Core, hdr: number) {
+  private constructor(core: Core, layout: TocLayout, hdr: number) {
     this.ex = core.exports as unknown as TocExports;
     this.hdr = hdr;
     this.refresh();
-    this.h = this.u32.slice(hdr >>> 2, (hdr >>> 2) + HEADER_WORDS);
-    this.nodesW = this.h[H_NODES] >>> 2;
-    this.chunksW = this.h[H_CHUNKS] >>> 2;
-    this.entriesW = this.h[H_ENTRIES] >>> 2;
-    this.attrsW = this.h[H_ATTRS] >>> 2;
-    this.numsF = this.h[H_NUMS] >>> 3;
-    this.pool = this.h[H_POOL];
-    this.count = this.h[H_NODE_COUNT];
-    this.entryCount = this.h[H_ENTRY_COUNT];
-    this.landmark = this.h[H_LANDMARK] as 0 | 1 | 2;
-    this.prefetchEnd = this.num(this.h[H_PREFETCH_END]);
+    const L = (this.L = layout), H = L.header;
+    const h = (this.h = this.u32.slice(hdr >>> 2, (hdr >>> 2) + H.words));
+    this.numsF = h[H.nums] >>> 3;
+    this.pool = h[H.pool];
+    const nodes = h[H.nodes] >>> 2, attrs = h[H.attrs] >>> 2, chunks = h[H.chunks] >>> 2, entries = h[H.entries] >>> 2;
+    this.nodeStride = L.node.words;
+    this.nAttr = nodes + L.node.attr;
+    this.nBits = nodes + L.node.bits;
+    this.nSize = nodes + L.node.size;
+    this.nMtime = nodes + L.node.mtime;
+    this.nName = nodes + L.node.name;
+    this.nNext = nodes + L.node.next;
+    this.nA = nodes + L.node.a;
+    this.nB = nodes + L.node.b;
+    this.attrStride = L.attr.words;
+    this.aType = attrs + L.attr.type;
+    this.aMode = attrs + L.attr.mode;
+    this.aUid = attrs + L.attr.uid;
+    this.aGid = attrs + L.attr.gid;
+    this.aUser = attrs + L.attr.user;
+    this.aGroup = attrs + L.attr.group;
+    this.chunkStride = L.chunk.words;
+    this.cMember = chunks + L.chunk.member;
+    this.cEnd = chunks + L.chunk.end;
+    this.cHigh = chunks + L.chunk.high;
+    this.cInner = chunks + L.chunk.inner;
+    this.cOffset = chunks + L.chunk.offset;
+    this.entryStride = L.entry.words;
+    this.ePos = entries + L.entry.pos;
+    this.eNode = entries + L.entry.node;
+    this.eChunk = entries + L.entry.chunk;
+    this.none = L.none;
+    this.numBig = L.numBig;
+    this.nlinkMask = L.nlinkMask;
+    this.flagShift = L.flagShift;
+    this.fImplicit = L.fImplicit;
+    this.fShadowed = L.fShadowed;
+    this.sameDigest = L.sameDigest;
+    this.chunkNone = L.chunkNone;
+    this.typeShift = L.entryTypeShift;
+    this.highMemberMask = L.highMemberMask;
+    this.highEndShift = L.highEndShift;
+    this.highEndMask = L.highEndMask;
+    this.highHasDigest = L.highHasDigest;
+    this.endUnknown = L.endUnknown;
+    this.digestStride = L.digestBytes;
+    this.digests = h[H.digests];
+    this.fileDigests = h[H.fileDigests];
+    this.scratch = h[H.scratch];
+    this.scratchCap = h[H.scratchCap];
+    this.count = h[H.nodeCount];
+    this.entryCount = h[H.entryCount];
+    this.landmark = h[H.landmark] as 0 | 1 | 2;
+    this.prefetchEnd = this.num(h[H.prefetchEnd]);
   }
 
   /** Parses `json` (the TOC bytes) inside the core. Throws CoreError(code, byte position) on bad input. */
   static build(core: Core, json: Uint8Array, opts: TocBuildOptions = {}): TocIndex {
     const ex = core.exports as unknown as TocExports;
+    const layout = tocLayout(core);
     if (json.length > MAX_TOC_BYTES) {
       throw new CoreError(`TOC: ${json.length} bytes is more than the ${MAX_TOC_BYTES} a TOC may have`, TocErrorCode.limit, 0);
     }
@@ -175,7 +324,7 @@ export class TocIndex {
       const pos = ex.toc_error_pos();
       throw new CoreError(`TOC: ${ERROR_TEXT[code] ?? `error ${code}`} at byte ${pos}${context(json, pos)}`, code, pos);
     }
-    return new TocIndex(core, hdr);
+    return new TocIndex(core, layout, hdr);
   }
 
   /** Frees the index's Wasm memory; the object is unusable afterwards. Idempotent. */
@@ -204,16 +353,28 @@ export class TocIndex {
     return this.u32;
   }
 
+  /** A num word: the value itself below numBig, else an index into the f64 side table. */
   private num(word: number): number {
-    return word < NUM_BIG ? word : (this.w(), this.f64[this.numsF + (word & 0x7fffffff)]);
+    return word < this.numBig ? word : (this.w(), this.f64[this.numsF + word - this.numBig]);
   }
 
-  private node(id: number, word: number): number {
-    return this.w()[this.nodesW + id * NODE_WORDS + word];
+  /** Word `column` (nAttr, nBits, ...) of node id. */
+  private node(id: number, column: number): number {
+    return this.w()[column + id * this.nodeStride];
+  }
+
+  /** Word `column` (aType, aMode, ...) of node id's attributes. */
+  private attr(id: number, column: number): number {
+    const u32 = this.w();
+    return u32[column + u32[this.nAttr + id * this.nodeStride] * this.attrStride];
+  }
+
+  private flag(id: number, f: number): boolean {
+    return ((this.node(id, this.nBits) >>> this.flagShift) & f) !== 0;
   }
 
   private str(ref: number): string {
-    if (ref === NONE) return "";
+    if (ref === this.none) return "";
     const u32 = this.w();
     const at = this.pool + ref;
     return utf8.decode(this.u8.subarray(at, at + u32[(at - 4) >>> 2]));
@@ -225,81 +386,83 @@ export class TocIndex {
     return this.u8.slice(at, at + u32[(at - 4) >>> 2]);
   }
 
+  /** Digest d of a digest table (the stride is the layout's, the digest SHA-256's). */
   private digestAt(table: number, d: number): Uint8Array {
     this.w();
-    const at = table + d * 32;
-    return this.u8.slice(at, at + 32);
+    const at = table + d * this.digestStride;
+    return this.u8.slice(at, at + SHA256_DIGEST_SIZE);
   }
 
   /** Node id of a path (cleaned like TOC names: `./`, `/`, `//`, trailing `/`), or -1. */
   lookup(path: string): number {
     this.w();
-    const s = this.h[H_SCRATCH];
-    const { read, written } = utf8Encoder.encodeInto(path, this.u8.subarray(s, s + this.h[H_SCRATCH_CAP]));
+    const s = this.scratch;
+    const { read, written } = utf8Encoder.encodeInto(path, this.u8.subarray(s, s + this.scratchCap));
     if (read < path.length) return -1;
     return this.ex.toc_lookup(this.hdr, written);
   }
 
   type(id: number): TocType {
-    return this.w()[this.attrsW + this.node(id, N_ATTR) * ATTR_WORDS] as TocType;
+    return this.attr(id, this.aType) as TocType;
   }
   /** The TOC's type string ("dir", "reg", ...). */
   typeName(id: number): string {
     return TYPE_NAMES[this.type(id)];
   }
   mode(id: number): number {
-    return this.w()[this.attrsW + this.node(id, N_ATTR) * ATTR_WORDS + 1];
+    return this.attr(id, this.aMode);
   }
   uid(id: number): number {
-    return this.w()[this.attrsW + this.node(id, N_ATTR) * ATTR_WORDS + 2];
+    return this.attr(id, this.aUid);
   }
   gid(id: number): number {
-    return this.w()[this.attrsW + this.node(id, N_ATTR) * ATTR_WORDS + 3];
+    return this.attr(id, this.aGid);
   }
   userName(id: number): string {
-    return this.str(this.w()[this.attrsW + this.node(id, N_ATTR) * ATTR_WORDS + 4]);
+    return this.str(this.attr(id, this.aUser));
   }
   groupName(id: number): string {
-    return this.str(this.w()[this.attrsW + this.node(id, N_ATTR) * ATTR_WORDS + 5]);
+    return this.str(this.attr(id, this.aGroup));
   }
   /** Size of a regular file; 0 for other types (a hardlink: `size(resolveHardlink(id))`). */
   size(id: number): number {
-    return this.num(this.node(id, N_SIZE));
+    return this.num(this.node(id, this.nSize));
   }
   mtimeSec(id: number): number {
-    const w = this.node(id, N_MTIME);
-    return w < NUM_BIG ? w : this.f64[this.numsF + (w & 0x7fffffff)];
+    const w = this.node(id, this.nMtime);
+    return w < this.numBig ? w : this.f64[this.numsF + w - this.numBig];
   }
   mtimeNsec(id: number): number {
-    const w = this.node(id, N_MTIME);
-    return w < NUM_BIG ? 0 : this.f64[this.numsF + (w & 0x7fffffff) + 1];
+    // a time that is not whole seconds in 31 bits is a (sec, nsec) pair of nums
+    const w = this.node(id, this.nMtime);
+    return w < this.numBig ? 0 : this.f64[this.numsF + w - this.numBig + 1];
   }
   devMajor(id: number): number {
     const t = this.type(id);
-    return t === TocType.char || t === TocType.block ? this.node(id, N_A) : 0;
+    return t === TocType.char || t === TocType.block ? this.node(id, this.nA) : 0;
   }
   devMinor(id: number): number {
     const t = this.type(id);
-    return t === TocType.char || t === TocType.block ? this.node(id, N_B) : 0;
+    return t === TocType.char || t === TocType.block ? this.node(id, this.nB) : 0;
   }
   /** Link count: directories 2 + subdirectories; files 1 + hardlinks to them (a hardlink: its target's). */
   nlink(id: number): number {
-    return this.node(id, N_BITS) & 0xffffff;
+    return this.node(id, this.nBits) & this.nlinkMask;
   }
   /** Created because a deeper name needed it (no TOC entry of its own; mode 0755, owner 0). */
   isImplicit(id: number): boolean {
-    return ((this.node(id, N_BITS) >>> 24) & F_IMPLICIT) !== 0;
+    return this.flag(id, this.fImplicit);
   }
   /** Replaced by a later entry of the same name (kept for TOC-order walks; not in lookup/children). */
   isShadowed(id: number): boolean {
-    return ((this.node(id, N_BITS) >>> 24) & F_SHADOWED) !== 0;
+    return this.flag(id, this.fShadowed);
   }
   /** Cleaned full path ("" for the root). */
   name(id: number): string {
-    return this.str(this.node(id, N_NAME));
+    return this.str(this.node(id, this.nName));
   }
   baseName(id: number): string {
-    const ref = this.node(id, N_NAME);
+    const ref = this.node(id, this.nName);
     const at = this.pool + ref;
     const bytes = this.u8.subarray(at, at + this.u32[(at - 4) >>> 2]);
     return utf8.decode(bytes.subarray(bytes.lastIndexOf(0x2f) + 1));
@@ -307,38 +470,40 @@ export class TocIndex {
   /** Raw `linkName` of a symlink or hardlink; "" otherwise. */
   linkName(id: number): string {
     const t = this.type(id);
-    return t === TocType.symlink || t === TocType.hardlink ? this.str(this.node(id, N_B)) : "";
+    return t === TocType.symlink || t === TocType.hardlink ? this.str(this.node(id, this.nB)) : "";
   }
   /** Content digest (raw 32 bytes of `digest`) of a regular file, or null. */
   digest(id: number): Uint8Array | null {
     if (this.type(id) !== TocType.reg) return null;
-    const d = this.node(id, N_B);
-    if (d === NONE) return null;
-    return d === SAME_DIGEST ? this.chunkDigest(id, 0) : this.digestAt(this.h[H_FILE_DIGESTS], d);
+    const d = this.node(id, this.nB);
+    if (d === this.none) return null;
+    return d === this.sameDigest ? this.chunkDigest(id, 0) : this.digestAt(this.fileDigests, d);
   }
   /** Extended attributes in TOC order, values base64-decoded. */
   xattrs(id: number): Array<{ name: string; value: Uint8Array }> {
+    const L = this.L, H = L.header, X = L.xindex;
     let first: number, count: number;
     if (id === 0) {
-      first = this.h[H_ROOT_XFIRST];
-      count = this.h[H_ROOT_XCOUNT];
+      first = this.h[H.rootXFirst];
+      count = this.h[H.rootXCount];
     } else {
-      if (((this.node(id, N_BITS) >>> 24) & F_XATTRS) === 0) return [];
-      const u32 = this.u32, base = this.h[H_XINDEX] >>> 2;
-      let lo = 0, hi = this.h[H_XINDEX_COUNT];
+      if (!this.flag(id, L.fXattrs)) return [];
+      // the rows of nodes with xattrs, ascending node id
+      const u32 = this.u32, base = this.h[H.xindex] >>> 2;
+      let lo = 0, hi = this.h[H.xindexCount];
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (u32[base + mid * 3] < id) lo = mid + 1;
+        if (u32[base + mid * X.words + X.node] < id) lo = mid + 1;
         else hi = mid;
       }
-      first = u32[base + lo * 3 + 1];
-      count = u32[base + lo * 3 + 2];
+      first = u32[base + lo * X.words + X.first];
+      count = u32[base + lo * X.words + X.count];
     }
     const out: Array<{ name: string; value: Uint8Array }> = [];
-    const xb = this.h[H_XATTRS] >>> 2;
+    const xb = this.h[H.xattrs] >>> 2, A = L.xattr;
     for (let i = 0; i < count; i++) {
-      const u32 = this.w();
-      out.push({ name: this.str(u32[xb + (first + i) * 2]), value: this.bytesAt(u32[xb + (first + i) * 2 + 1]) });
+      const u32 = this.w(), row = xb + (first + i) * A.words;
+      out.push({ name: this.str(u32[row + A.name]), value: this.bytesAt(u32[row + A.value]) });
     }
     return out;
   }
@@ -349,61 +514,60 @@ export class TocIndex {
   /** First child in TOC order, or -1. */
   firstChild(id: number): number {
     if (this.type(id) !== TocType.dir) return -1;
-    const c = this.node(id, N_A);
-    return c === NONE ? -1 : c;
+    const c = this.node(id, this.nA);
+    return c === this.none ? -1 : c;
   }
   /** Next sibling in TOC order, or -1. */
   nextSibling(id: number): number {
-    const c = this.node(id, N_NEXT);
-    return c === NONE ? -1 : c;
+    const c = this.node(id, this.nNext);
+    return c === this.none ? -1 : c;
   }
   *children(id: number): IterableIterator<number> {
     for (let c = this.firstChild(id); c !== -1; c = this.nextSibling(c)) yield c;
   }
   /** The final non-hardlink target of a hardlink; id itself for other nodes. */
   resolveHardlink(id: number): number {
-    return this.type(id) === TocType.hardlink ? this.node(id, N_A) : id;
+    return this.type(id) === TocType.hardlink ? this.node(id, this.nA) : id;
   }
 
   private chunkBase(id: number): number {
     if (this.type(id) !== TocType.reg) return -1;
-    const a = this.node(id, N_A);
-    return a === NONE ? -1 : a;
+    const a = this.node(id, this.nA);
+    return a === this.none ? -1 : a;
   }
   /** Position of chunk k of node `id` in the chunk table, or a RangeError. */
   private chunkIndex(id: number, k: number): number {
     const a = this.chunkBase(id);
-    if (a < 0 || k < 0 || k >= this.u32[this.chunksW + a * CHUNK_WORDS + C_OFFSET]) throw new RangeError(`chunk ${k} of node ${id} does not exist`);
+    if (a < 0 || k < 0 || k >= this.cw(a, this.cOffset)) throw new RangeError(`chunk ${k} of node ${id} does not exist`);
     return a + k;
   }
   // Decoders of chunk record c of the table (views current: callers went through w()), shared by the
   // accessors below and chunkTable.
-  private cw(c: number, word: number): number {
-    return this.u32[this.chunksW + c * CHUNK_WORDS + word];
+  private cw(c: number, column: number): number {
+    return this.u32[column + c * this.chunkStride];
   }
   private offsetAt(c: number, k: number): number {
-    return k === 0 ? 0 : this.num(this.cw(c, C_OFFSET)); // chunk 0's offset word holds the file's chunk count
+    return k === 0 ? 0 : this.num(this.cw(c, this.cOffset)); // chunk 0's offset word holds the file's chunk count
   }
   private memberAt(c: number): number {
-    return this.cw(c, C_MEMBER) + (this.cw(c, C_HIGH) & 0xffff) * 2 ** 32;
+    return this.cw(c, this.cMember) + (this.cw(c, this.cHigh) & this.highMemberMask) * 2 ** 32;
   }
   private endAt(c: number): number {
-    const lo = this.cw(c, C_END);
-    const hi = (this.cw(c, C_HIGH) >>> 16) & 0x7fff;
-    return hi === 0x7fff && lo === 0xffffffff ? -1 : lo + hi * 2 ** 32;
+    const end = this.cw(c, this.cEnd) + ((this.cw(c, this.cHigh) >>> this.highEndShift) & this.highEndMask) * 2 ** 32;
+    return end === this.endUnknown ? -1 : end;
   }
   private hasDigestAt(c: number): boolean {
-    return (this.cw(c, C_HIGH) & 0x80000000) !== 0;
+    return (this.cw(c, this.cHigh) & this.highHasDigest) !== 0;
   }
   /** Decompressed size of record c, chunk k of node `id`: to the next chunk's offset, or to the file's end. */
   private sizeAt(id: number, c: number, k: number): number {
-    const end = k + 1 < this.cw(c - k, C_OFFSET) ? this.offsetAt(c + 1, k + 1) : this.size(id);
+    const end = k + 1 < this.cw(c - k, this.cOffset) ? this.offsetAt(c + 1, k + 1) : this.size(id);
     return end - this.offsetAt(c, k);
   }
   /** Chunks of a regular file (0 for an empty file and for other types). */
   chunkCount(id: number): number {
     const a = this.chunkBase(id);
-    return a < 0 ? 0 : this.cw(a, C_OFFSET);
+    return a < 0 ? 0 : this.cw(a, this.cOffset);
   }
   /** Offset of chunk k within the file. */
   chunkOffset(id: number, k: number): number {
@@ -419,7 +583,7 @@ export class TocIndex {
   }
   /** Offset of chunk k inside its decompressed member. */
   chunkInnerOffset(id: number, k: number): number {
-    return this.num(this.cw(this.chunkIndex(id, k), C_INNER));
+    return this.num(this.cw(this.chunkIndex(id, k), this.cInner));
   }
   /** Blob offset where chunk k's member ends: the next distinct member offset, or tocOffset (-1 if not given). */
   chunkCompressedEnd(id: number, k: number): number {
@@ -428,7 +592,7 @@ export class TocIndex {
   /** Raw 32-byte `chunkDigest` of chunk k, or null if the TOC has none. */
   chunkDigest(id: number, k: number): Uint8Array | null {
     const c = this.chunkIndex(id, k);
-    return this.hasDigestAt(c) ? this.digestAt(this.h[H_DIGESTS], c) : null;
+    return this.hasDigestAt(c) ? this.digestAt(this.digests, c) : null;
   }
   /**
    * Every chunk entry in TOC order, in one pass over the tables: what the store's chunk map is built
@@ -437,26 +601,27 @@ export class TocIndex {
    */
   chunkTable(): ChunkTable {
     const u32 = this.w();
-    const entry = (i: number, word: number) => u32[this.entriesW + i * ENTRY_WORDS + word];
+    const stride = this.entryStride, none = this.chunkNone;
     let n = 0;
-    for (let i = 0; i < this.entryCount; i++) if ((entry(i, 2) & CHUNK_NONE) !== CHUNK_NONE) n++;
+    for (let i = 0; i < this.entryCount; i++) if ((u32[this.eChunk + i * stride] & none) !== none) n++;
     const t: ChunkTable = {
       node: new Int32Array(n), k: new Int32Array(n), memberStart: new Float64Array(n), memberEnd: new Float64Array(n),
-      innerOffset: new Float64Array(n), size: new Float64Array(n), digests: new Uint8Array(n * 32),
+      innerOffset: new Float64Array(n), size: new Float64Array(n), digests: new Uint8Array(n * SHA256_DIGEST_SIZE),
     };
-    const digestsAt = this.h[H_DIGESTS];
+    const digestsAt = this.digests, db = this.digestStride;
     for (let i = 0, j = 0; i < this.entryCount; i++) {
-      const c = entry(i, 2) & CHUNK_NONE;
-      if (c === CHUNK_NONE) continue;
-      const id = entry(i, 1);
-      const k = c - this.node(id, N_A);
+      const c = u32[this.eChunk + i * stride] & none;
+      if (c === none) continue;
+      const id = u32[this.eNode + i * stride];
+      const k = c - this.node(id, this.nA);
       t.node[j] = id;
       t.k[j] = k;
       t.memberStart[j] = this.memberAt(c);
       t.memberEnd[j] = this.endAt(c);
-      t.innerOffset[j] = this.num(this.cw(c, C_INNER));
+      t.innerOffset[j] = this.num(this.cw(c, this.cInner));
       t.size[j] = this.sizeAt(id, c, k);
-      if (this.hasDigestAt(c)) t.digests.set(this.u8.subarray(digestsAt + c * 32, digestsAt + c * 32 + 32), j * 32);
+      const at = digestsAt + c * db;
+      if (this.hasDigestAt(c)) t.digests.set(this.u8.subarray(at, at + SHA256_DIGEST_SIZE), j * SHA256_DIGEST_SIZE);
       j++;
     }
     return t;
@@ -476,30 +641,31 @@ export class TocIndex {
 
   /** Node of TOC entry i (JSON order); a chunk entry's node is its file. */
   entryNode(i: number): number {
-    return this.w()[this.entriesW + i * ENTRY_WORDS + 1];
+    return this.w()[this.eNode + i * this.entryStride];
   }
   /** Chunk index k (within entryNode(i)) of TOC entry i, or -1 for entries without content. */
   entryChunk(i: number): number {
-    const c = this.w()[this.entriesW + i * ENTRY_WORDS + 2] & CHUNK_NONE;
-    return c === CHUNK_NONE ? -1 : c - this.node(this.entryNode(i), N_A);
+    const c = this.w()[this.eChunk + i * this.entryStride] & this.chunkNone;
+    return c === this.chunkNone ? -1 : c - this.node(this.entryNode(i), this.nA);
   }
   /** The entry's type as written in the TOC (TocType.chunk for chunk entries). */
   entryType(i: number): TocType {
-    return (this.w()[this.entriesW + i * ENTRY_WORDS + 2] >>> 28) as TocType;
+    return (this.w()[this.eChunk + i * this.entryStride] >>> this.typeShift) as TocType;
   }
   /** Byte offset of the entry's `{` in the TOC JSON. */
   entryPosition(i: number): number {
-    return this.w()[this.entriesW + i * ENTRY_WORDS];
+    return this.w()[this.ePos + i * this.entryStride];
   }
 
   stats(): TocStats {
-    const h = this.h;
-    const indexBytes = HEADER_WORDS * 4 + h[H_NODE_COUNT] * NODE_WORDS * 4 + h[H_CHUNK_COUNT] * CHUNK_WORDS * 4 +
-      h[H_ENTRY_COUNT] * ENTRY_WORDS * 4 + h[H_ATTR_COUNT] * ATTR_WORDS * 4 + h[H_XINDEX_COUNT] * 12 +
-      h[H_XATTR_COUNT] * 8 + h[H_NUM_COUNT] * 8 + (h[H_HASH_MASK] + 1) * 4 + h[H_SCRATCH_CAP];
+    const h = this.h, L = this.L, H = L.header;
+    const bytes = (count: number, words: number) => count * words * 4;
+    const indexBytes = bytes(1, H.words) + bytes(h[H.nodeCount], L.node.words) + bytes(h[H.chunkCount], L.chunk.words) +
+      bytes(h[H.entryCount], L.entry.words) + bytes(h[H.attrCount], L.attr.words) + bytes(h[H.xindexCount], L.xindex.words) +
+      bytes(h[H.xattrCount], L.xattr.words) + h[H.numCount] * 8 + bytes(h[H.hashMask] + 1, 1) + h[H.scratchCap];
     return {
-      nodes: h[H_NODE_COUNT], chunks: h[H_CHUNK_COUNT], entries: h[H_ENTRY_COUNT], indexBytes,
-      stringBytes: h[H_POOL_BYTES], digestBytes: (h[H_DIGEST_COUNT] + h[H_FILE_DIGEST_COUNT]) * 32,
+      nodes: h[H.nodeCount], chunks: h[H.chunkCount], entries: h[H.entryCount], indexBytes,
+      stringBytes: h[H.poolBytes], digestBytes: (h[H.digestCount] + h[H.fileDigestCount]) * L.digestBytes,
     };
   }
 }

@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Core, CoreError, loadCoreSync } from "../../src/core/index.js";
-import { TocIndex, TocType, TocErrorCode } from "../../src/core/toc.js";
+import { TocIndex, TocType, TocErrorCode, tocLayout } from "../../src/core/toc.js";
 import { wasmPath, nodeCore } from "../../src/node/core.js";
 import { parseFooter } from "../../src/estargz/footer.js";
 import { fixturesDir } from "../helpers/paths.js";
@@ -456,6 +456,62 @@ test("mutated fixtures (flipped, dropped and inserted bytes, truncations) build 
     }
   }
   assert.ok(errors > 1000 && ok > 50, `${errors} errors, ${ok} built`);
+});
+
+/** The TOC_* globals a core exports, by name, as numbers. */
+function layoutExports(core: Core): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, g] of Object.entries(core.exports)) {
+    if (name.startsWith("TOC_") && g instanceof WebAssembly.Global) out[name] = typeof g.value === "bigint" ? Number(g.value) : g.value >>> 0;
+  }
+  return out;
+}
+
+test("layout: the host reads every layout constant the core exports (TOC_*), as exported, release and debug", () => {
+  for (const [variant, core] of cores) {
+    const L = tocLayout(core);
+    const theirs = layoutExports(core);
+    // nothing the core exports goes unread, nothing the host reads is missing, no value changed on the way
+    assert.equal(L.exports, theirs, variant);
+    assert.ok(Object.keys(theirs).length > 60, `${variant}: ${Object.keys(theirs).length} exports`);
+    // record sizes and field offsets become word strides and word indexes
+    for (const [record, fields] of Object.entries(L)) {
+      if (record === "exports" || typeof fields !== "object") continue;
+      const R = record.toUpperCase();
+      assert.is(fields.words * 4, theirs[`TOC_${R}_BYTES`], `${variant} ${record} size`);
+      for (const [f, word] of Object.entries(fields as Record<string, number>)) {
+        if (f === "words") continue;
+        assert.is(word * 4, theirs[`TOC_${R}_${f.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`], `${variant} ${record}.${f}`);
+      }
+      const words = Object.entries(fields as Record<string, number>).filter(([f]) => f !== "words").map(([, w]) => w);
+      assert.is(new Set(words).size, words.length, `${variant} ${record}: two fields share a word`);
+    }
+    for (const [name, value] of Object.entries(TocType)) assert.is(theirs[`TOC_TYPE_${name.toUpperCase()}`], value, `${variant} type ${name}`);
+  }
+});
+
+test("layout: a core whose layout this host cannot read is refused at build, before any index is made", () => {
+  const real = nodeCore();
+  const json = enc.encode(`{"version":1,"entries":[{"name":"a","type":"reg","size":0}]}`);
+  const u32 = (v: number) => new WebAssembly.Global({ value: "i32", mutable: false }, v | 0);
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["missing field", { TOC_NODE_NAME: undefined }, /no export TOC_NODE_NAME/],
+    ["field off a word", { TOC_NODE_NAME: u32(18) }, /node\.name at byte 18 of 32 is not a u32 word/],
+    ["field past its record", { TOC_CHUNK_HIGH: u32(20) }, /chunk\.high at byte 20 of 20/],
+    ["other type numbers", { TOC_TYPE_REG: u32(9) }, /entry type reg is 9 in the core, 2 here/],
+  ];
+  for (const [what, change, message] of cases) {
+    const core = new Core({ exports: { ...real.exports, ...change } } as unknown as WebAssembly.Instance);
+    assert.throws(() => TocIndex.build(core, json), (e: Error) => message.test(e.message) && /different builds/.test(e.message), what);
+  }
+  // the real core's layout is read once and kept
+  assert.is(tocLayout(real), tocLayout(real));
+  const idx = TocIndex.build(real, json);
+  try {
+    assert.is(idx.typeName(idx.lookup("a")), "reg");
+  } finally {
+    idx.dispose();
+  }
 });
 
 test("memory: building and disposing indexes returns the core to the same footprint", () => {
