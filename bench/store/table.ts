@@ -72,7 +72,8 @@ export function median(xs: number[]): number {
 
 function num(x: number, unit: string): string {
   if (unit === "×") return x.toFixed(2);
-  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2);
+  // three significant digits at most, decided on the rounded value (99.96 is "100", not "100.0")
+  return x >= 99.95 ? x.toFixed(0) : x >= 9.995 ? x.toFixed(1) : x >= 0.9995 ? x.toFixed(2) : x.toPrecision(2);
 }
 
 /** "median unit (min–max)", or "value unit" for one sample. */
