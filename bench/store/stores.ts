@@ -6,7 +6,7 @@
 // Every store started here is remembered until stopped, so that cleanup() (the bench's `finally` and its
 // ^C handler) can stop what is left and unmount its mountpoint.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -41,9 +41,11 @@ export async function goStoreBinary(): Promise<string> {
   const given = process.env.ESGZ_GO_STORE;
   if (given) return given;
   const out = join(repoRoot, ".bench-cache", "go-store");
-  console.error(`building the Go stargz-store into ${out} (once; build.sh says "up to date" otherwise)…`);
+  const binary = join(out, "stargz-store");
+  // build.sh returns at once when the binary is newer than its main.go
+  if (!existsSync(binary)) console.error(`building the Go stargz-store into ${out} (once, ~30 s or more)…`);
   await sh("bash", [join(sharedDir, "go-stargz-store", "build.sh"), out], { maxBuffer: 1 << 26 });
-  return join(out, "stargz-store");
+  return binary;
 }
 
 export async function vmHwm(pid: number): Promise<number> {
