@@ -325,14 +325,14 @@ const steps: Record<Exclude<Section, "floor">, Array<(b: Bench, kind: StoreKind)
   podman: [
     async (b, kind) => {
       const s = await fresh(b, kind);
-      const podman = await isolatedPodman(reg!.host, s.mountpoint);
-      podmans.add(podman);
+      let podman: Podman | undefined;
       try {
+        podman = await isolatedPodman(reg!.host, s.mountpoint);
+        podmans.add(podman);
         const r = await pullAndRun(podman, b.runRef);
         return { podman: r.pullMs + r.runMs, podmanPull: r.pullMs, podmanRun: r.runMs };
       } finally {
-        await podman.cleanup();
-        podmans.delete(podman);
+        if (podman) { await podman.cleanup(); podmans.delete(podman); }
         await done(s);
       }
     },

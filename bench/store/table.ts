@@ -42,9 +42,11 @@ export class Results {
       "| figure | Go stargz-store | esgz-fast | esgz-fast / Go | target | floor | reference |",
       "|---|---|---|---|---|---|---|",
     ];
+    // Rows without either store (the floor's, when their section did not run) only when nothing else ran.
+    const storeRows = [...this.samples.values()].some((r) => r.has("go") || r.has("esgz"));
     for (const [key, f] of this.figures) {
       const row = this.samples.get(key);
-      if (!row || !(row.has("go") || row.has("esgz"))) continue;
+      if (!row || (storeRows && !(row.has("go") || row.has("esgz")))) continue;
       const cell = (c: Column) => { const xs = row.get(c); return xs ? spread(xs, f.unit) : "–"; };
       const rs = this.ratios.get(key);
       const ratio = rs ? spread(rs, "×") : "–";
