@@ -13,6 +13,7 @@ import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Session } from "./session.js";
 import { BufferSink, Transport, type ProxyConfig } from "./transport.js";
 import type { RangeSocketStats } from "./range-socket.js";
+import { TlsTrust } from "./tls.js";
 
 /** stargz-store's `[blob]` keys that concern the network. */
 export interface BlobConfig {
@@ -85,7 +86,10 @@ export class RegistryClient {
       maxWaitMs: b.max_wait_msec ?? DEFAULT_RETRY.maxWaitMs,
       budgetMs: (b.fetching_timeout_sec ?? DEFAULT_RETRY.budgetMs / 1000) * 1000,
     };
-    this.transport = new Transport({ connections: opts.connections, userAgent: opts.userAgent, proxy: opts.proxy, rangeSockets: opts.rangeSockets });
+    this.transport = new Transport({
+      connections: opts.connections, userAgent: opts.userAgent, proxy: opts.proxy, rangeSockets: opts.rangeSockets,
+      tls: new TlsTrust({ certsDirs: opts.resolver?.certs_dirs }),
+    });
     this.session = new Session({
       resolver: opts.resolver ?? {},
       retry,

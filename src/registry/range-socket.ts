@@ -6,7 +6,7 @@
 // else (1xx, 204/304, a body ended by the close, a malformed head) is answered FALLBACK before the
 // caller's chooser has seen it, and the transport sends the request again on undici.
 import { connect as netConnect, isIP, type Socket } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions, type SecureContext } from "node:tls";
 import type { IncomingHttpHeaders } from "node:http";
 import type { BodySink, ResponseHead, SinkChooser } from "./transport.js";
 
@@ -82,7 +82,7 @@ class Conn {
     const onread = { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => { this.onRead(buf as Buffer, n); return true; } };
     const ready = u.protocol === "https:" ? "secureConnect" : "connect";
     this.socket = u.protocol === "https:"
-      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"], onread } as ConnectionOptions) // onread works on TLS sockets too (Node 20), the types lack it
+      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"], secureContext: pool.tls, onread } as ConnectionOptions) // onread works on TLS sockets too (Node 20), the types lack it
       : netConnect({ host, port, onread });
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 60_000);
@@ -336,7 +336,7 @@ class OriginPool {
   private readonly conns = new Set<Conn>();
   private readonly waiting: { req: Request; fresh: boolean }[] = [];
 
-  constructor(readonly owner: RangeSockets, readonly origin: URL, private readonly max: number, private readonly keepAliveMs: number) {}
+  constructor(readonly owner: RangeSockets, readonly origin: URL, readonly tls: SecureContext | undefined, private readonly max: number, private readonly keepAliveMs: number) {}
 
   /** Runs `req` on an idle connection, a new one, or the first to come free. */
   run(req: Request, fresh = false): void {
@@ -397,9 +397,10 @@ export class RangeSockets {
 
   /**
    * A GET of `url` with these headers (lower-case names, host and user-agent included). Resolves
-   * with the head once the sink has the body, or FALLBACK (the chooser was not called).
+   * with the head once the sink has the body, or FALLBACK (the chooser was not called). `tls`: the
+   * origin's context (https; the same for every request to an origin).
    */
-  send(url: URL, headers: Record<string, string>, timeoutMs: number, choose: SinkChooser): Promise<ResponseHead | typeof FALLBACK> {
+  send(url: URL, headers: Record<string, string>, timeoutMs: number, choose: SinkChooser, tls?: SecureContext): Promise<ResponseHead | typeof FALLBACK> {
     let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
     for (const name in headers) {
       const value = headers[name];
@@ -410,7 +411,7 @@ export class RangeSockets {
     if (UNSAFE_HEADER.test(url.pathname + url.search)) return Promise.resolve(FALLBACK);
     let pool = this.pools.get(url.origin);
     if (!pool) {
-      pool = new OriginPool(this, new URL(url.origin), this.opts.connections, this.opts.keepAliveTimeoutMs);
+      pool = new OriginPool(this, new URL(url.origin), tls, this.opts.connections, this.opts.keepAliveTimeoutMs);
       this.pools.set(url.origin, pool);
     }
     const p = pool;

@@ -2,14 +2,17 @@
 // raw handler so that body bytes go from undici's socket buffers straight to a sink that copies
 // them once into the caller's memory. GETs to origins reached directly (blob ranges, manifests,
 // configs, tokens) go on the own sockets of range-socket.ts instead: fewer copies, and a store that
-// only pulls never loads undici (~25 ms and ~11 MiB at its first lookup). No redirects, auth or
+// only pulls never loads undici (~25 ms and ~11 MiB at its first lookup). Every TLS connection, on
+// either path, uses its host's context from tls.ts (system CAs, certs.d). No redirects, auth or
 // retries here: the client does those.
 import { createRequire } from "node:module";
 import type { Dispatcher, EnvHttpProxyAgent, Pool } from "undici";
 import type { IncomingHttpHeaders } from "node:http";
+import type { SecureContext } from "node:tls";
 import { RegistryError } from "./errors.js";
 import { isLoopbackHost } from "./hosts.js";
 import { FALLBACK, RangeSockets, type RangeSocketStats } from "./range-socket.js";
+import { tlsHint, TlsTrust } from "./tls.js";
 
 // undici's index loads all of undici (fetch, WebSocket, caches, mocks): ~200 ms and ~19 MiB RSS
 // measured at the store's start, against ~55 ms and ~11 MiB for the pool alone, which is all that
@@ -62,6 +65,8 @@ export interface TransportOptions {
   rangeSockets?: boolean;
   /** Default: from the environment; `false`: never. Loopback hosts are never proxied (as in Go). */
   proxy?: ProxyConfig | false;
+  /** Whom TLS connections trust (default: Node's CAs, the system bundle, the default certs.d directories). */
+  tls?: TlsTrust;
 }
 
 /** The proxy settings in effect, or undefined when no proxy is set. */
@@ -127,15 +132,21 @@ const RETRIABLE_CODES = new Set([
   "ENETUNREACH", "EAI_AGAIN", "UND_ERR_CLOSED", "UND_ERR_DESTROYED", "UND_ERR_ABORTED",
 ]);
 
-/** Maps a transport failure to a RegistryError (retriable when another attempt may succeed). */
-export function networkError(err: unknown, url: URL): RegistryError {
+/**
+ * Maps a transport failure to a RegistryError (retriable when another attempt may succeed).
+ * `certsDir`: the host's certs.d directory, named in the hint of a TLS certificate failure.
+ */
+export function networkError(err: unknown, url: URL, certsDir?: string): RegistryError {
   if (err instanceof RegistryError) return err;
   const e = err as NodeJS.ErrnoException & { code?: string };
   const code = e?.code ?? "";
   const timeout = /TIMEOUT|ETIMEDOUT/.test(code);
+  const hint = url.protocol === "https:" ? tlsHint(code, url.host, certsDir) : undefined;
+  // OpenSSL's own text ("…:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:…") → its reason.
+  const message = e?.message ? (/:SSL routines:[^:]*:([^:]+):/.exec(e.message)?.[1] ?? e.message) : String(err);
   const what = timeout
     ? code === "UND_ERR_BODY_TIMEOUT" ? "body stalled past the timeout" : code === "UND_ERR_CONNECT_TIMEOUT" ? "connect timed out" : "no response headers within the timeout"
-    : code === "UND_ERR_SOCKET" ? `connection closed by the server (${e.message})` : e?.message ?? String(err);
+    : code === "UND_ERR_SOCKET" ? `connection closed by the server (${message})` : `${message}${hint ? ` (${hint})` : ""}`;
   return new RegistryError(timeout ? "timeout" : "network", `${what} [${code || "error"}] on ${url.origin}${url.pathname}`, {
     retriable: RETRIABLE_CODES.has(code) || timeout || code === "",
     cause: err,
@@ -146,28 +157,24 @@ class DoneEarly extends Error {}
 
 export class Transport {
   private readonly pools = new Map<string, Pool>();
-  /** Set when a forward proxy is configured: one Pool per origin inside it, tunnelled through the proxy. */
-  private readonly proxied: EnvHttpProxyAgent | undefined;
+  /** Set when a forward proxy is configured. */
+  private readonly proxy: ProxyConfig | undefined;
+  /** The proxy agents (one Pool per origin inside each, tunnelled through the proxy), one per TLS context. */
+  private readonly proxied = new Map<SecureContext | undefined, EnvHttpProxyAgent>();
   private readonly connections: number;
   private readonly keepAliveTimeoutMs: number;
   readonly userAgent: string;
   private closed = false;
   /** The fast path for GETs to origins reached directly (range-socket.ts). */
   private readonly rangeSockets: RangeSockets | undefined;
+  readonly tls: TlsTrust;
 
   constructor(opts: TransportOptions = {}) {
     this.connections = opts.connections ?? 8;
     this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
     this.userAgent = opts.userAgent ?? "esgz-fast/0.1";
-    const proxy = proxyConfig(opts.proxy);
-    if (proxy) {
-      const EnvHttpProxyAgent = loadProxyAgent();
-      this.proxied = new EnvHttpProxyAgent({
-        httpProxy: proxy.http ?? "", httpsProxy: proxy.https ?? proxy.http ?? "", noProxy: proxy.noProxy ?? "",
-        connections: this.connections, pipelining: 1, keepAliveTimeout: this.keepAliveTimeoutMs,
-        keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000), connect: { timeout: 10_000 },
-      });
-    }
+    this.proxy = proxyConfig(opts.proxy);
+    this.tls = opts.tls ?? new TlsTrust();
     if (opts.rangeSockets !== false) this.rangeSockets = new RangeSockets({ connections: this.connections, keepAliveTimeoutMs: this.keepAliveTimeoutMs });
   }
 
@@ -176,18 +183,36 @@ export class Transport {
     return this.rangeSockets?.stats;
   }
 
-  /** Who carries requests to an origin: its own pool, or the proxy agent. */
-  private dispatcher(url: URL): Pool | EnvHttpProxyAgent {
-    return this.viaProxy(url) ? this.proxied! : this.pool(url.origin);
+  /** Who carries requests to an origin: its own pool, or a proxy agent. */
+  private dispatcher(url: URL, tls: SecureContext | undefined): Pool | EnvHttpProxyAgent {
+    return this.viaProxy(url) ? this.proxyAgent(tls) : this.pool(url.origin, tls);
   }
 
   /** Whether requests to `url` go through the forward proxy (loopback hosts never do, as in Go). */
   private viaProxy(url: URL): boolean {
-    return this.proxied !== undefined && !isLoopbackHost(url.host);
+    return this.proxy !== undefined && !isLoopbackHost(url.host);
   }
 
-  /** The pool for an origin, made on first use. */
-  pool(origin: string): Pool {
+  /** The proxy agent whose tunnelled (and NO_PROXY) TLS connections use `tls`, made on first use. */
+  private proxyAgent(tls: SecureContext | undefined): EnvHttpProxyAgent {
+    let a = this.proxied.get(tls);
+    if (!a) {
+      if (this.closed) throw new RegistryError("network", "client closed");
+      const proxy = this.proxy!;
+      const EnvHttpProxyAgent = loadProxyAgent();
+      a = new EnvHttpProxyAgent({
+        httpProxy: proxy.http ?? "", httpsProxy: proxy.https ?? proxy.http ?? "", noProxy: proxy.noProxy ?? "",
+        connections: this.connections, pipelining: 1, keepAliveTimeout: this.keepAliveTimeoutMs,
+        keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000),
+        connect: { timeout: 10_000, secureContext: tls }, requestTls: { secureContext: tls },
+      });
+      this.proxied.set(tls, a);
+    }
+    return a;
+  }
+
+  /** The pool for an origin, made on first use (`tls`: the origin's context, for https). */
+  pool(origin: string, tls?: SecureContext): Pool {
     let p = this.pools.get(origin);
     if (!p) {
       if (this.closed) throw new RegistryError("network", `client closed; cannot reach ${origin}`);
@@ -197,7 +222,7 @@ export class Transport {
         pipelining: 1,
         keepAliveTimeout: this.keepAliveTimeoutMs,
         keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000),
-        connect: { timeout: 10_000 },
+        connect: { timeout: 10_000, secureContext: tls },
       });
       this.pools.set(origin, p);
     }
@@ -206,21 +231,36 @@ export class Transport {
 
   /** One request; resolves with the response head once the sink has the whole body (or asked to stop). */
   send(url: URL, opts: SendOptions, choose: SinkChooser): Promise<ResponseHead> {
+    if (url.protocol !== "https:") return this.sendWith(url, opts, choose, undefined);
+    // The host's TLS settings: read once, then known synchronously.
+    const tls = this.tls.forHost(url.host);
+    return tls instanceof Promise
+      ? tls.then((t) => this.sendWith(url, opts, choose, t.context), (err) => { throw networkError(err, url); })
+      : this.sendWith(url, opts, choose, tls.context);
+  }
+
+  private sendWith(url: URL, opts: SendOptions, choose: SinkChooser, tls: SecureContext | undefined): Promise<ResponseHead> {
     const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
     // GETs to an origin reached without a proxy go on the fast path; what it does not understand
     // comes back before `choose` saw it and is sent again here.
     if (this.rangeSockets && !this.closed && opts.method === "GET" && !opts.body
       && (url.protocol === "http:" || url.protocol === "https:") && !this.viaProxy(url)) {
-      return this.rangeSockets.send(url, headers, opts.timeoutMs, choose).then(
-        (r) => (r === FALLBACK ? this.sendOnUndici(url, opts, headers, choose) : r),
-        (err) => { throw networkError(err, url); },
+      return this.rangeSockets.send(url, headers, opts.timeoutMs, choose, tls).then(
+        (r) => (r === FALLBACK ? this.sendOnUndici(url, opts, headers, choose, tls) : r),
+        (err) => { throw networkError(err, url, this.tls.hostDir(url.host)); },
       );
     }
-    return this.sendOnUndici(url, opts, headers, choose);
+    return this.sendOnUndici(url, opts, headers, choose, tls);
   }
 
-  private sendOnUndici(url: URL, opts: SendOptions, headers: Record<string, string>, choose: SinkChooser): Promise<ResponseHead> {
-    const dispatcher = this.dispatcher(url);
+  private sendOnUndici(url: URL, opts: SendOptions, headers: Record<string, string>, choose: SinkChooser, tls: SecureContext | undefined): Promise<ResponseHead> {
+    const tlsTrust = this.tls;
+    let dispatcher: Pool | EnvHttpProxyAgent;
+    try {
+      dispatcher = this.dispatcher(url, tls);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (opts.body) headers["content-length"] = String(opts.body.byteLength); // send() made this object for this request
     return new Promise<ResponseHead>((resolve, reject) => {
       let head: ResponseHead | undefined;
@@ -229,7 +269,7 @@ export class Transport {
       const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
-        reject(networkError(err, url));
+        reject(networkError(err, url, tlsTrust.hostDir(url.host)));
       };
       const finish = () => {
         if (settled) return;
@@ -302,9 +342,9 @@ export class Transport {
   async close(): Promise<void> {
     this.closed = true;
     this.rangeSockets?.close();
-    const pools: { destroy(): Promise<void> }[] = [...this.pools.values()];
-    if (this.proxied) pools.push(this.proxied);
+    const pools: { destroy(): Promise<void> }[] = [...this.pools.values(), ...this.proxied.values()];
     this.pools.clear();
+    this.proxied.clear();
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
   }
 }

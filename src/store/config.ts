@@ -336,6 +336,10 @@ class FileReader {
         if (!isTable(v)) this.fail("[resolver] host", `must be a table of registry names, got ${describe(v)}`);
         out.host = {};
         for (const [name, h] of Object.entries(v)) out.host[name] = this.host(h, name);
+      } else if (key === "certs_dirs") {
+        // Our extension (stargz-store has no such key): where per-registry TLS files live.
+        if (!Array.isArray(v) || !v.every((d) => typeof d === "string" && d !== "")) this.fail("[resolver] certs_dirs", `must be an array of directory paths, got ${describe(v)}`);
+        out.certs_dirs = v as string[];
       } else {
         this.warnings.push(`${this.file}: unknown key [resolver] ${key} ignored`);
       }
