@@ -35,6 +35,8 @@ export interface StoreProcessOptions {
   logLevel?: string;
   /** Extra flags before the mountpoint (e.g. `-metrics-address`). */
   args?: string[];
+  /** The credential socket (`-addr`); default `<root>/store.sock`, so that stores side by side do not share one. */
+  addr?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -48,7 +50,8 @@ export async function startStoreProcess(opts: StoreProcessOptions): Promise<Stor
   await writeFile(cfgPath, opts.configToml ?? "");
   const t0 = performance.now();
   const child = spawn(process.execPath, [
-    cliPath, "mount", "-root", opts.root, "-config", cfgPath, "-log-level", opts.logLevel ?? "debug", ...(opts.args ?? []), opts.mountpoint,
+    cliPath, "mount", "-root", opts.root, "-config", cfgPath, "-log-level", opts.logLevel ?? "debug", "-addr", opts.addr ?? join(opts.root, "store.sock"),
+    ...(opts.args ?? []), opts.mountpoint,
   ], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
   live.add(child);
   let logs = "";

@@ -207,6 +207,11 @@ export class RegistryClient {
     return putManifest(this.session, ref, reference ?? manifestReference(ref), bytes, mediaType);
   }
 
+  /** The credentials for `registry` changed (engine-given): lookups and tokens cached for it are dropped. */
+  forgetCredentials(registry: string): void {
+    this.session.forgetCredentials(registry);
+  }
+
   /** Requests, connections, fallbacks of the GET fast path so far (undefined when it is off). */
   get rangeSocketStats(): Readonly<RangeSocketStats> | undefined {
     return this.transport.rangeSocketStats;
