@@ -13,7 +13,7 @@ export function register(cli: CAC): void {
   cli
     .command("mount [...args]", "Serve eStargz layers lazily to podman/CRI-O as an Additional Layer Store (stargz-store's flags and config.toml)")
     .allowUnknownOptions()
-    .usage("mount [-config FILE] [-root DIR] [-log-level LEVEL] [-metrics-address HOST:PORT] MOUNTPOINT")
+    .usage("mount [-config FILE] [-root DIR] [-log-level LEVEL] [-addr SOCKET] [-metrics-address HOST:PORT] MOUNTPOINT")
     .action(async () => {
       const i = process.argv.indexOf("mount");
       process.exitCode = await runMount(process.argv.slice(i + 1));
@@ -62,9 +62,12 @@ export async function runMount(argv: string[]): Promise<number> {
   // at its first connection. Cannot listen (another store on it): stop, as stargz-store does.
   let credentialSocket: CredentialSocket | undefined;
   try {
-    const { openCredentialSocket } = await import("../store/credential-socket.js");
-    if (cfg.addr) credentialSocket = await openCredentialSocket(cfg.addr, running.addCredentials, log);
-    else log.info("no credential socket (--addr is empty)");
+    if (cfg.addr) {
+      const { openCredentialSocket } = await import("../store/credential-socket.js");
+      credentialSocket = await openCredentialSocket(cfg.addr, running.addCredentials, log);
+    } else {
+      log.info("no credential socket (--addr is empty)");
+    }
   } catch (err) {
     log.fatal("cannot serve the credential socket", { addr: cfg.addr, error: (err as Error).message });
     await running.close();
