@@ -112,13 +112,18 @@ export class TlsTrust {
   }
 
   /**
-   * Node's list plus the system bundle's certificates that are not in it: a context's CA list is
-   * parsed when the context is made (~0.35 ms per certificate, measured), so duplicates are left out.
+   * Node's list, plus the system bundle's and $NODE_EXTRA_CA_CERTS's certificates that are not in
+   * it (explicit CAs replace Node's default store, extras included): a context's CA list is parsed
+   * when the context is made (~0.35 ms per certificate, measured), so duplicates are left out.
    */
   private baseCas(): Promise<string[]> {
-    this.systemCas ??= this.readSystemBundle().then((text) => {
-      const bundled = new Set(rootCertificates.map((p) => p.replace(/\s+/g, "")));
-      const extra = (text.match(PEM_CERT) ?? []).filter((p) => !bundled.has(p.replace(/\s+/g, "")));
+    this.systemCas ??= Promise.all([this.readSystemBundle(), readOptional(process.env.NODE_EXTRA_CA_CERTS)]).then((texts) => {
+      const seen = new Set(rootCertificates.map((p) => p.replace(/\s+/g, "")));
+      const extra: string[] = [];
+      for (const p of texts.filter((t) => t).join("\n").match(PEM_CERT) ?? []) {
+        const key = p.replace(/\s+/g, "");
+        if (!seen.has(key)) { seen.add(key); extra.push(p); }
+      }
       return [...rootCertificates, ...extra];
     });
     return this.systemCas;
@@ -128,11 +133,19 @@ export class TlsTrust {
     if (this.systemBundle === false) return "";
     const candidates = this.systemBundle ? [this.systemBundle] : process.env.SSL_CERT_FILE ? [process.env.SSL_CERT_FILE] : SYSTEM_BUNDLES;
     for (const path of candidates) {
-      try {
-        return await readFile(path, "utf8");
-      } catch { /* absent: the next one (Node's list alone if none) */ }
+      const text = await readOptional(path);
+      if (text !== undefined) return text;
     }
-    return "";
+    return ""; // none: Node's list alone
+  }
+}
+
+async function readOptional(path: string | undefined): Promise<string | undefined> {
+  if (!path) return undefined;
+  try {
+    return await readFile(path, "utf8");
+  } catch {
+    return undefined;
   }
 }
 
