@@ -9,7 +9,7 @@
 //   node dist/bench/fuse-floor.js MOUNTPOINT SIZE     prints "ready" once mounted; SIGTERM unmounts
 import { randomFillSync } from "node:crypto";
 import { constants } from "node:fs";
-import { FsError } from "../src/fs/errno.js";
+import { FsError } from "../src/util/errno.js";
 import { mountFs, type Attr } from "../src/fs/fuse.js";
 
 const [mountpoint, sizeArg] = process.argv.slice(2);

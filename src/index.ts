@@ -9,6 +9,7 @@ export { readerDeps } from "./estargz/deps.js";
 export * from "./estargz/source.js";
 export { writeEStargz, fileSink, DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, type WriterOptions, type WriteResult, type TarInput, type Sink } from "./estargz/writer.js";
 export { convertLayerFile } from "./convert/layer.js";
-export { convertOciLayout, isOciLayout, TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION, type LayoutOptions, type LayoutResult, type ConvertedLayer } from "./convert/oci-layout.js";
+export { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "./estargz/annotations.js";
+export { convertOciLayout, isOciLayout, type LayoutOptions, type LayoutResult, type ConvertedLayer } from "./convert/oci-layout.js";
 export { convertRegistryImage, type RegistryConvertResult } from "./convert/registry.js";
 export * from "./verify/index.js";

@@ -8,12 +8,24 @@
 // reader never sees a partial chunk written by a live process. fsync is off by default: every read
 // from disk is verified again (see ChunkCache), so a file torn by a power loss is detected, removed
 // and fetched again; paying a flush per chunk would only save that refetch.
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 
+/** Chunk files kept open for reads into callers' buffers (as stargz-store's `max_cache_fds`). */
+const OPEN_FILES = 16;
+
+interface OpenFile {
+  handle: Promise<FileHandle>;
+  /** Reads under way on it: it is closed when evicted only once they are done. */
+  busy: number;
+  evicted: boolean;
+}
+
 export class DiskChunks {
   private readonly shards = new Set<string>();
+  /** Recently read chunk files, least recently used first. */
+  private readonly open = new Map<string, OpenFile>();
   private readonly tmpDir: string;
   private readonly dataDir: string;
 
@@ -52,6 +64,49 @@ export class DiskChunks {
     }
   }
 
+  /**
+   * Bytes [offset, offset + length) of chunk file `hex` into `into` (at its start); the count read,
+   * short if the file is. The file stays open for the next reads (a few files at a time).
+   */
+  async readInto(hex: string, into: Uint8Array, offset: number, length: number): Promise<number> {
+    let f = this.open.get(hex);
+    if (f) {
+      this.open.delete(hex);
+      this.open.set(hex, f);
+    } else {
+      f = { handle: open(this.pathOf(hex), "r"), busy: 0, evicted: false };
+      f.handle.catch(() => {});
+      this.open.set(hex, f);
+      for (const [k, old] of this.open) {
+        if (this.open.size <= OPEN_FILES) break;
+        this.open.delete(k);
+        old.evicted = true;
+        if (old.busy === 0) void old.handle.then((h) => h.close(), () => {});
+      }
+    }
+    f.busy++;
+    try {
+      const h = await f.handle.catch((e: unknown) => { if (this.open.get(hex) === f) this.open.delete(hex); throw e; });
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await h.read(into, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done;
+    } finally {
+      if (--f.busy === 0 && f.evicted) void f.handle.then((h) => h.close(), () => {});
+    }
+  }
+
+  /** Closes the files kept open. */
+  async close(): Promise<void> {
+    const files = [...this.open.values()];
+    this.open.clear();
+    for (const f of files) f.evicted = true;
+    await Promise.all(files.filter((f) => f.busy === 0).map((f) => f.handle.then((h) => h.close(), () => {})));
+  }
+
   async exists(hex: string): Promise<boolean> {
     try {
       await stat(this.pathOf(hex));
@@ -88,6 +143,12 @@ export class DiskChunks {
   }
 
   async remove(hex: string): Promise<void> {
+    const f = this.open.get(hex);
+    if (f) {
+      this.open.delete(hex);
+      f.evicted = true;
+      if (f.busy === 0) void f.handle.then((h) => h.close(), () => {});
+    }
     await unlink(this.pathOf(hex)).catch(() => {});
   }
 

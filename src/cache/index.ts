@@ -11,11 +11,11 @@
 import { createHash } from "node:crypto";
 import { DiskChunks } from "./disk.js";
 import { ByteLru } from "./lru.js";
+import type { Priority } from "../util/priority.js";
 
 export { ByteLru } from "./lru.js";
 export { DiskChunks } from "./disk.js";
 
-export type Priority = "high" | "low";
 
 /** sha256 of `data` as 64 lowercase hex digits. Must leave `data` usable (no transfer/detach). */
 export type HashHex = (data: Uint8Array, priority: Priority) => Promise<string>;
@@ -83,6 +83,11 @@ export class ChunkCache {
   private newBytes: ((bytes: number) => void) | undefined;
   /** Chunks a worker has just written to disk (`chunkFile`); their `put` skips the disk. */
   private readonly writtenElsewhere = new Set<string>();
+  /**
+   * Chunk files this process wrote or verified, with their size: read back without hashing them
+   * again (a file is hashed once per process: at its first read after a restart).
+   */
+  private readonly trusted = new Map<string, number>();
   private readonly log: CacheLog;
   private readonly events?: CacheEvents;
 
@@ -124,7 +129,9 @@ export class ChunkCache {
    * bytes): the `put` that follows keeps it in memory only.
    */
   noteWritten(digest: string): void {
-    if (this.disk) this.writtenElsewhere.add(chunkKey(digest));
+    if (!this.disk) return;
+    const hex = chunkKey(digest);
+    this.writtenElsewhere.add(hex);
   }
 
   /** True when chunks are also kept on disk. */
@@ -137,10 +144,14 @@ export class ChunkCache {
     return this.memory.bytes;
   }
 
-  /** The memory part only, synchronously (no I/O): a hit is counted, a miss is left to `get`. */
-  getMemory(digest: string): Uint8Array | undefined {
+  /**
+   * The memory part only, synchronously (no I/O): a hit is counted, a miss is left to `get`. An entry
+   * of another size than `size` is not this chunk (a TOC claiming another size for a digest lies).
+   */
+  getMemory(digest: string, size: number): Uint8Array | undefined {
     const v = this.memory.get(chunkKey(digest));
-    if (v) this.events?.hit("memory");
+    if (!v || v.byteLength !== size) return undefined;
+    this.events?.hit("memory");
     return v;
   }
 
@@ -150,34 +161,37 @@ export class ChunkCache {
   }
 
   /**
-   * The verified bytes of chunk `digest`, from memory or disk, or undefined. `size`, when given, is
-   * checked too (a file of another length is corrupt without hashing it).
+   * The verified bytes of chunk `digest` of `size` bytes, from memory or disk, or undefined (an entry
+   * or a file of another length is not this chunk: a miss, without hashing).
    */
-  async get(digest: string, size?: number, priority: Priority = "high"): Promise<Uint8Array | undefined> {
+  async get(digest: string, size: number, priority: Priority = "high"): Promise<Uint8Array | undefined> {
     const hex = chunkKey(digest);
     const mem = this.memory.get(hex);
-    if (mem) {
+    if (mem && mem.byteLength === size) {
       this.events?.hit("memory");
       return mem;
     }
     this.events?.miss("memory");
     if (!this.disk) return undefined;
     const writing = this.writes.get(hex);
-    if (writing) {
+    if (writing && writing.data.byteLength === size) {
       this.events?.hit("disk");
       return writing.data;
     }
     let read = this.reads.get(hex);
     if (!read) {
-      read = this.readVerified(this.disk, hex, size, priority).finally(() => this.reads.delete(hex));
+      read = this.readChecked(this.disk, hex, priority).finally(() => this.reads.delete(hex));
       this.reads.set(hex, read);
     }
-    const data = await read;
+    // A verified file of another size is the chunk of that digest, not the one asked for (the asker's
+    // TOC gives the digest a size it does not have): a miss, and the file stays.
+    const data = (await read)?.byteLength === size ? await read : undefined;
     this.events?.[data ? "hit" : "miss"]("disk");
     return data;
   }
 
-  private async readVerified(disk: DiskChunks, hex: string, size: number | undefined, priority: Priority): Promise<Uint8Array | undefined> {
+  // The file's bytes, hashed against its name unless this process wrote or checked it already.
+  private async readChecked(disk: DiskChunks, hex: string, priority: Priority): Promise<Uint8Array | undefined> {
     let data: Uint8Array | undefined;
     try {
       data = await disk.read(hex);
@@ -185,25 +199,54 @@ export class ChunkCache {
       this.log.warn("chunk cache: read failed, treated as a miss", { chunk: `sha256:${hex}`, file: disk.pathOf(hex), error: err });
       return undefined;
     }
-    if (!data) return undefined;
-    this.newBytes?.(data.byteLength);
-    let problem: string | undefined;
-    if (size !== undefined && data.byteLength !== size) {
-      problem = `size ${data.byteLength}, expected ${size}`;
-    } else {
-      const actual = await this.hash(data, priority);
-      if (actual !== hex) problem = `sha256:${actual}`;
-    }
-    if (problem) {
-      this.events?.corrupt();
-      this.log.warn("chunk cache: corrupt file removed, chunk will be fetched again", {
-        chunk: `sha256:${hex}`, file: disk.pathOf(hex), found: problem,
-      });
-      await disk.remove(hex);
+    if (!data) {
+      this.trusted.delete(hex);
       return undefined;
+    }
+    this.newBytes?.(data.byteLength);
+    if (this.trusted.get(hex) !== data.byteLength) {
+      const actual = await this.hash(data, priority);
+      if (actual !== hex) {
+        this.trusted.delete(hex);
+        this.events?.corrupt();
+        this.log.warn("chunk cache: corrupt file removed, chunk will be fetched again", {
+          chunk: `sha256:${hex}`, file: disk.pathOf(hex), found: `sha256:${actual}`,
+        });
+        await disk.remove(hex);
+        return undefined;
+      }
+      this.trusted.set(hex, data.byteLength);
     }
     this.memory.set(hex, data, priority === "low");
     return data;
+  }
+
+  /** Whether `readInto` serves chunk `digest` of `size` bytes (its file was written or checked by this process). */
+  readable(digest: string, size: number): boolean {
+    return this.disk !== undefined && this.trusted.get(chunkKey(digest)) === size;
+  }
+
+  /**
+   * Bytes [offset, offset + length) of chunk `digest` (of `size` bytes) straight from its file into
+   * `into`, when this process wrote or checked that file; undefined when it did not, or the file is
+   * gone (then `get` it: that checks the file). Warm reads of big chunks then cost one read each, not
+   * a read and a hash of the whole chunk.
+   */
+  readInto(digest: string, size: number, into: Uint8Array, offset: number, length: number): Promise<number | undefined> | undefined {
+    if (!this.readable(digest, size) || offset + length > size) return undefined;
+    const disk = this.disk!;
+    const hex = chunkKey(digest);
+    return disk.readInto(hex, into, offset, length).then((n) => {
+      if (n === length) {
+        this.events?.hit("disk");
+        return n;
+      }
+      this.trusted.delete(hex);
+      return undefined;
+    }, () => {
+      this.trusted.delete(hex);
+      return undefined;
+    });
   }
 
   /**
@@ -249,7 +292,11 @@ export class ChunkCache {
     const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
     this.newBytes?.(owned.byteLength);
     this.memory.set(hex, owned, priority === "low");
-    if (!this.disk || this.writtenElsewhere.delete(hex)) return Promise.resolve();
+    if (!this.disk) return Promise.resolve();
+    if (this.writtenElsewhere.delete(hex)) {
+      this.trusted.set(hex, owned.byteLength); // a worker wrote these verified bytes
+      return Promise.resolve();
+    }
     const pending = this.writes.get(hex);
     if (pending) return pending.done;
     if (this.pendingBytes + owned.byteLength > MAX_PENDING_WRITE_BYTES) {
@@ -267,8 +314,9 @@ export class ChunkCache {
 
   private async writeOnce(disk: DiskChunks, hex: string, data: Uint8Array): Promise<void> {
     try {
-      if (await disk.exists(hex)) return; // content-addressed: the same name holds the same bytes
+      if (await disk.exists(hex)) return; // content-addressed: the same name holds the same bytes (checked at its first read)
       await disk.write(hex, data);
+      this.trusted.set(hex, data.byteLength);
     } catch (err) {
       this.log.warn("chunk cache: disk write failed, chunk kept in memory only", { chunk: `sha256:${hex}`, error: err });
     }
@@ -282,6 +330,7 @@ export class ChunkCache {
   /** Flushes and empties the memory part. */
   async close(): Promise<void> {
     await this.flush();
+    await this.disk?.close();
     this.memory.clear();
   }
 }

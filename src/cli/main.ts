@@ -3,6 +3,7 @@
 // text only; its action imports the implementation when it runs, so `verify` does not load the
 // converter, the registry client or the store.
 import type { CAC } from "cac";
+import { VERSION } from "../util/version.js";
 
 const command = process.argv[2];
 if (command === "verify" && !process.argv.includes("--help") && !process.argv.includes("-h")) {
@@ -28,7 +29,7 @@ if (command === "mount") {
   registerConvert(cli);
   registerStoreHelper(cli);
   cli.help();
-  cli.version("0.1.0");
+  cli.version(VERSION);
 
   try {
     cli.parse(process.argv, { run: false });

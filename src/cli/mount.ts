@@ -33,7 +33,7 @@ export async function runMount(argv: string[]): Promise<number> {
     return reportStartupError(err);
   }
   if (cfg.help) { process.stdout.write(usageText()); return 0; }
-  if (cfg.version) { process.stdout.write("esgz-fast 0.1.0\n"); return 0; }
+  if (cfg.version) { process.stdout.write(`esgz-fast ${(await import("../util/version.js")).VERSION}\n`); return 0; }
   // The first worker thread starts booting now, before the store's module graph (FUSE included) is
   // loaded, so the first lookup's TOC no longer waits for it: opening a layer of 850 chunks 35–58 →
   // 16–30 ms, spawn → first ls median 264 → 243 ms (12 interleaved runs each; src/store/workers.ts).

@@ -26,6 +26,7 @@ export function register(cli: CAC): void {
     .option("--platform <os/arch[/variant]>", "image: which manifest of an index")
     .option("--ref-name <name>", "OCI layout: the image with this org.opencontainers.image.ref.name")
     .option("--hosts-config <file>", "registry: hosts configuration (stargz-store [resolver] TOML)")
+    .option("--timeout <sec>", "registry: each request, headers and body, must be over within this many seconds (default 30; retried, at most 300 s per read)")
     .option("--json", "print every check's result as JSON")
     .option("--no-progress", "no progress bar on stderr")
     .example("esgz-fast verify layer.tar.gz --digest sha256:… --toc-digest sha256:… --diff-id sha256:…")

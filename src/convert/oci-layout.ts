@@ -11,8 +11,8 @@ import { join } from "node:path";
 import type { WriteResult, WriterOptions } from "../estargz/writer.js";
 import { tempBeside, writeEStargzFile } from "./layer.js";
 
-export const TOC_DIGEST_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest";
-export const UNCOMPRESSED_SIZE_ANNOTATION = "io.containers.estargz.uncompressed-size";
+import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "../estargz/annotations.js";
+import type { Descriptor as OciDescriptor } from "../registry/manifest.js";
 
 export const MT = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
@@ -33,13 +33,8 @@ export const LAYER_OUT: Record<string, string> = {
   [MT.dockerLayerTar]: MT.dockerLayerGzip,
 };
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  [k: string]: unknown;
-}
+/** A descriptor read from a layout: the OCI fields, and whatever else it holds (kept as is). */
+export type LayoutDescriptor = OciDescriptor & Record<string, unknown>;
 
 export interface ConvertedLayer {
   from: string;
@@ -79,8 +74,8 @@ export async function isOciLayout(dir: string): Promise<boolean> {
 }
 
 class LayoutConverter {
-  private readonly layerMap = new Map<string, { desc: Descriptor; result: WriteResult }>();
-  private readonly manifestMap = new Map<string, Descriptor>();
+  private readonly layerMap = new Map<string, { desc: LayoutDescriptor; result: WriteResult }>();
+  private readonly manifestMap = new Map<string, LayoutDescriptor>();
   private readonly converted = new Set<string>(); // input layer digests that were replaced
   readonly result: LayoutResult = { layers: [], manifests: [] };
   private layerIndex = 0;
@@ -88,7 +83,7 @@ class LayoutConverter {
 
   constructor(private readonly inDir: string, private readonly outDir: string, private readonly opts: LayoutOptions) {}
 
-  async readBlob(desc: Descriptor): Promise<Buffer> {
+  async readBlob(desc: LayoutDescriptor): Promise<Buffer> {
     const data = await readFile(blobPath(this.inDir, desc.digest));
     if (data.length !== desc.size || sha256(data) !== desc.digest) {
       throw new Error(`blob ${desc.digest} in ${this.inDir} does not match its descriptor (size ${data.length}, want ${desc.size})`);
@@ -106,7 +101,7 @@ class LayoutConverter {
     return { digest, size: data.length };
   }
 
-  async countLayers(desc: Descriptor, seen = new Set<string>()): Promise<void> {
+  async countLayers(desc: LayoutDescriptor, seen = new Set<string>()): Promise<void> {
     if (desc.mediaType === MT.ociIndex || desc.mediaType === MT.dockerList) {
       const idx = JSON.parse((await this.readBlob(desc)).toString());
       for (const m of idx.manifests ?? []) await this.countLayers(m, seen);
@@ -121,29 +116,29 @@ class LayoutConverter {
     }
   }
 
-  async convertDescriptor(desc: Descriptor): Promise<Descriptor> {
+  async convertDescriptor(desc: LayoutDescriptor): Promise<LayoutDescriptor> {
     if (desc.mediaType === MT.ociIndex || desc.mediaType === MT.dockerList) return this.convertIndex(desc);
     if (desc.mediaType === MT.ociManifest || desc.mediaType === MT.dockerManifest) return this.convertManifest(desc);
     return desc; // artifacts and anything else: carried over as they are
   }
 
-  private async convertIndex(desc: Descriptor): Promise<Descriptor> {
+  private async convertIndex(desc: LayoutDescriptor): Promise<LayoutDescriptor> {
     const idx = JSON.parse((await this.readBlob(desc)).toString());
-    const manifests: Descriptor[] = [];
+    const manifests: LayoutDescriptor[] = [];
     for (const m of idx.manifests ?? []) manifests.push(await this.convertDescriptor(m));
     const { digest, size } = await this.putJson({ ...idx, manifests });
     return { ...desc, digest, size };
   }
 
-  private async convertManifest(desc: Descriptor): Promise<Descriptor> {
+  private async convertManifest(desc: LayoutDescriptor): Promise<LayoutDescriptor> {
     const done = this.manifestMap.get(desc.digest);
     if (done) return { ...desc, digest: done.digest, size: done.size };
     const man = JSON.parse((await this.readBlob(desc)).toString());
     const config = JSON.parse((await this.readBlob(man.config)).toString());
     const diffIds: string[] = config.rootfs?.diff_ids ?? [];
-    const layers: Descriptor[] = [];
+    const layers: LayoutDescriptor[] = [];
     let i = 0;
-    for (const l of man.layers as Descriptor[]) {
+    for (const l of man.layers as LayoutDescriptor[]) {
       const mt = LAYER_OUT[l.mediaType];
       if (!mt) {
         if (/zstd/.test(l.mediaType)) throw new Error(`layer ${l.digest}: cannot convert media type ${l.mediaType} (zstd input is not supported)`);
@@ -168,7 +163,7 @@ class LayoutConverter {
     return { ...desc, digest: m.digest, size: m.size };
   }
 
-  private async convertLayer(l: Descriptor, mediaType: string): Promise<{ desc: Descriptor; result: WriteResult }> {
+  private async convertLayer(l: LayoutDescriptor, mediaType: string): Promise<{ desc: LayoutDescriptor; result: WriteResult }> {
     const cached = this.layerMap.get(l.digest);
     if (cached) return cached;
     this.opts.onLayer?.(this.layerIndex++, this.totalLayers, l.digest);
@@ -201,7 +196,7 @@ class LayoutConverter {
     await mkdir(join(dest, ".."), { recursive: true });
     await rename(tmp, dest);
     const { annotations: _a, ...rest } = l;
-    const desc: Descriptor = {
+    const desc: LayoutDescriptor = {
       ...rest,
       mediaType,
       digest: result.digest,
@@ -250,7 +245,7 @@ export async function convertOciLayout(inDir: string, outDir: string, opts: Layo
     const c = new LayoutConverter(inDir, tmp, { ...opts, allowMissingPrioritized: opts.allowMissingPrioritized ?? true });
     const index = JSON.parse(await readFile(join(inDir, "index.json"), "utf8"));
     for (const m of index.manifests ?? []) await c.countLayers(m);
-    const manifests: Descriptor[] = [];
+    const manifests: LayoutDescriptor[] = [];
     for (const m of index.manifests ?? []) manifests.push(await c.convertDescriptor(m));
     await c.carryOver();
     await writeFile(join(tmp, "oci-layout"), await readFile(join(inDir, "oci-layout")));

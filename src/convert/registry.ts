@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { parseReference, type Reference, type RegistryClient } from "../registry/index.js";
 import type { WriteResult } from "../estargz/writer.js";
 import { writeEStargzFile } from "./layer.js";
+import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "../estargz/annotations.js";
 import {
-  LAYER_OUT, MT, TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION,
-  type ConvertedLayer, type Descriptor, type LayoutOptions, type LayoutResult,
+  LAYER_OUT, MT,
+  type ConvertedLayer, type LayoutDescriptor, type LayoutOptions, type LayoutResult,
 } from "./oci-layout.js";
 
 export interface RegistryConvertResult extends LayoutResult {
@@ -22,7 +23,7 @@ export interface RegistryConvertResult extends LayoutResult {
 
 class RegistryConverter {
   readonly result: LayoutResult = { layers: [], manifests: [] };
-  private readonly layers = new Map<string, { desc: Descriptor; diffId: string }>();
+  private readonly layers = new Map<string, { desc: LayoutDescriptor; diffId: string }>();
   private layerIndex = 0;
 
   constructor(
@@ -38,13 +39,13 @@ class RegistryConverter {
   }
 
   /** Makes the target repository hold blob `d` of the source (mount or streamed copy). */
-  private async carry(d: Descriptor): Promise<void> {
+  private async carry(d: LayoutDescriptor): Promise<void> {
     // the stream is only started if the blob is neither there already nor mountable
     const reader = await this.client.openBlob(this.src, d.digest, d.size);
     await this.client.uploadBlob(this.dst, reader.stream(), { digest: d.digest, mountFrom: this.sameRegistry() ? [this.src.repository] : undefined });
   }
 
-  private async convertLayer(l: Descriptor, mediaType: string): Promise<{ desc: Descriptor; diffId: string }> {
+  private async convertLayer(l: LayoutDescriptor, mediaType: string): Promise<{ desc: LayoutDescriptor; diffId: string }> {
     const done = this.layers.get(l.digest);
     if (done) return done;
     this.opts.onLayer?.(this.layerIndex++, 0, l.digest);
@@ -62,7 +63,7 @@ class RegistryConverter {
     await this.client.uploadBlob(this.dst, createReadStream(file, { highWaterMark: 1 << 20 }), { digest: r.digest });
     await rm(file, { force: true });
     const { annotations: _a, ...rest } = l;
-    const desc: Descriptor = {
+    const desc: LayoutDescriptor = {
       ...rest, mediaType, digest: r.digest, size: r.size,
       annotations: { ...(l.annotations ?? {}), [TOC_DIGEST_ANNOTATION]: r.tocDigest, [UNCOMPRESSED_SIZE_ANNOTATION]: String(r.uncompressedSize) },
     };
@@ -77,8 +78,8 @@ class RegistryConverter {
   async convert(reference: string | undefined, pushAs: string | undefined): Promise<{ digest: string; size: number; mediaType: string }> {
     const m = await this.client.fetchManifest(this.src, reference);
     if (m.parsed.kind === "index") {
-      const manifests: Descriptor[] = [];
-      for (const d of m.parsed.index.manifests as Descriptor[]) {
+      const manifests: LayoutDescriptor[] = [];
+      for (const d of m.parsed.index.manifests as LayoutDescriptor[]) {
         const c = await this.convert(d.digest, undefined);
         manifests.push({ ...d, digest: c.digest, size: c.size });
       }
@@ -88,7 +89,7 @@ class RegistryConverter {
     const man = m.parsed.manifest;
     if (m.mediaType !== MT.ociManifest && m.mediaType !== MT.dockerManifest) {
       // not an image: copy it as it is
-      for (const d of [man.config, ...(man.layers ?? [])] as Descriptor[]) await this.carry(d);
+      for (const d of [man.config, ...(man.layers ?? [])] as LayoutDescriptor[]) await this.carry(d);
       const digest = await this.client.putManifest(this.dst, m.bytes, m.mediaType, pushAs ?? m.digest);
       return { digest, size: m.bytes.length, mediaType: m.mediaType };
     }
@@ -98,8 +99,8 @@ class RegistryConverter {
     if (diffIds.length !== man.layers.length) {
       throw new Error(`image ${m.digest}: config lists ${diffIds.length} diff_ids for ${man.layers.length} layers`);
     }
-    const layers: Descriptor[] = [];
-    for (const [i, l] of (man.layers as Descriptor[]).entries()) {
+    const layers: LayoutDescriptor[] = [];
+    for (const [i, l] of (man.layers as LayoutDescriptor[]).entries()) {
       const mt = LAYER_OUT[l.mediaType];
       if (!mt) {
         if (/zstd/.test(l.mediaType)) throw new Error(`layer ${l.digest}: cannot convert media type ${l.mediaType} (zstd input is not supported)`);

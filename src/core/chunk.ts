@@ -4,7 +4,7 @@
 // instructions), the verifier measures both on the first chunks and keeps the faster.
 // Browser-safe: the host hash is injected (see src/node/chunk.ts for Node's).
 import { CoreError, type Core, type CoreExports } from "./wasm.js";
-import { WasmBuffer } from "./buffer.js";
+import { MAX_BLOCK_SIZE, WasmBuffer } from "./buffer.js";
 import { inflateErrorMessage } from "./inflate.js";
 import { toHex } from "./sha256.js";
 
@@ -18,11 +18,11 @@ interface ChunkExports extends CoreExports {
   INFLATE_OFF_OUT_LEN: WebAssembly.Global;
 }
 
-/** Error codes of the pipeline besides the inflate ones (`InflateError`). */
-export const ChunkError = { SIZE_MISMATCH: -18, DIGEST_MISMATCH: -19 } as const;
+/** Error codes of the pipeline besides the inflate ones (`InflateError`); TOO_LARGE is refused before the core runs. */
+export const ChunkError = { SIZE_MISMATCH: -18, DIGEST_MISMATCH: -19, TOO_LARGE: -20 } as const;
 
-/** What failed: the gzip data, the decompressed size, or the digest. */
-export type ChunkFailure = "inflate" | "size" | "digest";
+/** What failed: the gzip data, the decompressed size, the digest, or a chunk too large for the core to hold. */
+export type ChunkFailure = "inflate" | "size" | "digest" | "limit";
 
 /** A chunk that did not verify. `expected` / `actual`: sizes (as decimal) or `sha256:` digests. */
 export class ChunkVerifyError extends CoreError {
@@ -50,6 +50,13 @@ export interface ChunkVerifierOptions {
 
 const FLAG_HASH = 1;
 const CALIBRATION_BYTES = 256 * 1024;
+/**
+ * Larger chunks are not measured: hashed once, by the host, while "auto" still measures. A first
+ * chunk of hundreds of MiB hashed both ways took a minute (the Wasm hash's first call runs in V8's
+ * baseline tier, ~8 MB/s, and a call in progress never tiers up), and big chunks are where the
+ * host's hash wins most.
+ */
+const CALIBRATION_MAX_CHUNK = 1 << 20;
 
 /**
  * Verifies chunks. Owns a decoder state, an output block (grown to the largest chunk seen) and an
@@ -102,6 +109,10 @@ export class ChunkVerifier {
    */
   verify(member: Uint8Array, innerOffset: number, size: number, digest: Uint8Array | string): Uint8Array {
     const expected = digestBytes(digest); // a copy, taken before anything may grow Wasm memory
+    if (member.length > MAX_BLOCK_SIZE) {
+      throw new ChunkVerifyError(`chunk: gzip member of ${member.length} bytes is more than the core holds in one block (${MAX_BLOCK_SIZE})`,
+        ChunkError.TOO_LARGE, -1, "limit", String(MAX_BLOCK_SIZE), String(member.length));
+    }
     const inPtr = member.buffer === this.core.exports.memory.buffer ? member.byteOffset : this.input.write(member);
     return this.verifyRegion(inPtr, member.length, innerOffset, size, expected);
   }
@@ -117,6 +128,11 @@ export class ChunkVerifier {
       throw new RangeError(`ChunkVerifier: bad innerOffset ${innerOffset} or size ${size}`);
     }
     const expected = digestBytes(digest);
+    // refused before anything is allocated: the core's allocator would abort the instance
+    if (outPtr === undefined && innerOffset + size > MAX_BLOCK_SIZE) {
+      throw new ChunkVerifyError(`chunk: inflating ${innerOffset + size} bytes (inner offset ${innerOffset} + size ${size}) is more than the core holds in one block (${MAX_BLOCK_SIZE})`,
+        ChunkError.TOO_LARGE, -1, "limit", String(MAX_BLOCK_SIZE), String(innerOffset + size));
+    }
     const out = outPtr ?? this.output.ensure(innerOffset + size);
     const dig = this.digests.ptr;
     this.core.bytes.set(expected, dig);
@@ -135,7 +151,7 @@ export class ChunkVerifier {
     }
     const bytes = this.core.slice(out + innerOffset, size);
     if (wasmHash) return bytes;
-    const actual = this.choice === "host" ? this.hostHash!(bytes) : this.calibrate(out + innerOffset, size);
+    const actual = this.choice === "host" || size > CALIBRATION_MAX_CHUNK ? this.hostHash!(bytes) : this.calibrate(out + innerOffset, size);
     if (!sameDigest(actual, expected)) throw this.digestError(expected, actual);
     return bytes;
   }

@@ -1,8 +1,8 @@
 // esgz-fast/core: the embeddable Wasm core (Node, browsers, Deno, workers). No `node:` imports.
-export { Core, CoreError, loadCore, loadCoreSync } from "./wasm.js";
-export type { CoreExports, CoreSource } from "./wasm.js";
+export { Core, CoreError, CoreFailure, CoreSlot, CORE_KEEP_BYTES, loadCore, loadCoreSync } from "./wasm.js";
+export type { CoreDrop, CoreExports, CoreSource } from "./wasm.js";
 export * from "./inflate.js";
-export { WasmBuffer } from "./buffer.js";
+export { MAX_BLOCK_SIZE, WasmBuffer } from "./buffer.js";
 export * from "./crc32.js";
 export * from "./sha256.js";
 export * from "./chunk.js";

@@ -49,9 +49,11 @@ export async function startStoreProcess(opts: StoreProcessOptions): Promise<Stor
   const cfgPath = opts.root + ".config.toml";
   await writeFile(cfgPath, opts.configToml ?? "");
   const t0 = performance.now();
+  // $ESGZ_STORE_NODE_ARGS: extra Node flags for the store (profiling: "--cpu-prof --cpu-prof-dir=DIR").
+  const nodeArgs = (process.env.ESGZ_STORE_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const child = spawn(process.execPath, [
-    cliPath, "mount", "-root", opts.root, "-config", cfgPath, "-log-level", opts.logLevel ?? "debug", "-addr", opts.addr ?? join(opts.root, "store.sock"),
-    ...(opts.args ?? []), opts.mountpoint,
+    ...nodeArgs, cliPath, "mount", "-root", opts.root, "-config", cfgPath, "-log-level", opts.logLevel ?? "debug",
+    "-addr", opts.addr ?? join(opts.root, "store.sock"), ...(opts.args ?? []), opts.mountpoint,
   ], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
   live.add(child);
   let logs = "";

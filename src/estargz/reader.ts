@@ -15,6 +15,7 @@ import { parseFooter, FOOTER_SIZE, type Footer } from "./footer.js";
 import type { Source } from "./source.js";
 import { BLOCK, checkChecksum, num, str } from "./tar/header.js";
 import { cleanEntryName, TOC_TAR_NAME } from "./toc-json.js";
+import { TocType } from "../core/toc.js";
 
 /** What the reader uses of the core's TocIndex (src/core/toc.ts; see docs/architecture.md). */
 export interface TocIndexView {
@@ -36,8 +37,6 @@ export interface TocIndexView {
   dispose(): void;
 }
 
-/** TocIndex type code of a regular file. */
-export const TYPE_REG = 2;
 
 /** The TOC JSON taken out of the TOC member, and its digest. */
 export interface TocMember {
@@ -70,7 +69,10 @@ export interface OpenOptions {
   tailWindow?: number;
   /** Largest decompressed TOC member accepted (default 256 MiB). */
   maxTocSize?: number;
-  /** Largest decompressed chunk accepted (default 256 MiB): a bigger one is refused, not allocated. */
+  /**
+   * The most a chunk may inflate to, its offset inside its gzip member plus its size (default
+   * DEFAULT_MAX_CHUNK_SIZE): a read of a bigger one is refused before anything is fetched or allocated.
+   */
   maxChunkSize?: number;
   /** Replaces the default "read members from the source and verify them" step. */
   chunkProvider?: ChunkProvider;
@@ -84,7 +86,14 @@ export interface OpenOptions {
 // verified chunks, not raw ranges): 1 MiB of it per layer, on every first lookup.
 const DEFAULT_TAIL = 64 << 10;
 const DEFAULT_MAX_TOC = 256 << 20;
-const DEFAULT_MAX_CHUNK = 256 << 20;
+
+/**
+ * The default bound on what one chunk may inflate to (inner offset + size), for this reader and the
+ * store's `[blob] max_chunk_size`: 16 times the 4 MiB chunks of the Go writer and of ours, so that
+ * layers made with a raised chunk size still open, while a TOC entry claiming a huge chunk costs at
+ * most this much per worker (the Wasm output block; see docs/decisions.md).
+ */
+export const DEFAULT_MAX_CHUNK_SIZE = 64 << 20;
 
 function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
@@ -157,7 +166,7 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
       throw new EStargzError("toc", `invalid TOC: ${msg}${at}`, name);
     }
     const provider = opts.chunkProvider ?? new SourceChunkProvider(source, deps.verifyChunk, opts.readPlan);
-    return new EStargzReader(source, footer, json, tocDigest, Boolean(opts.tocDigest), index, provider, opts.maxChunkSize ?? DEFAULT_MAX_CHUNK);
+    return new EStargzReader(source, footer, json, tocDigest, Boolean(opts.tocDigest), index, provider, opts.maxChunkSize ?? DEFAULT_MAX_CHUNK_SIZE);
   }
 
   /** Id of the regular file at `path` (hardlinks resolved), or an error naming the path. */
@@ -170,7 +179,7 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
   private regular(id: number): number {
     const target = this.index.resolveHardlink(id);
     if (target < 0) throw new EStargzError("toc", `hardlink ${this.index.name(id)} has no target`, this.source.name);
-    if (this.index.type(target) !== TYPE_REG) {
+    if (this.index.type(target) !== TocType.reg) {
       throw new EStargzError("range", `${JSON.stringify(this.index.name(id))} is a ${this.index.typeName(target)}, not a regular file`, this.source.name);
     }
     return target;
@@ -186,13 +195,15 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
     if (first < 0 || last < 0) throw new EStargzError("toc", `${ix.name(id)}: no chunk holds bytes ${offset}..${offset + length - 1}`, this.source.name);
     for (let k = first; k <= last; k++) {
       const size = ix.chunkSize(id, k);
-      if (size > this.maxChunkSize) {
-        throw new EStargzError("limit", `${ix.name(id)} @${ix.chunkOffset(id, k)}: chunk of ${size} bytes exceeds the limit of ${this.maxChunkSize}`, this.source.name);
+      const inner = ix.chunkInnerOffset(id, k);
+      if (inner + size > this.maxChunkSize) {
+        const what = inner > 0 ? `chunk of ${size} bytes at inner offset ${inner} inflates to ${inner + size} bytes` : `chunk of ${size} bytes`;
+        throw new EStargzError("limit", `${ix.name(id)} @${ix.chunkOffset(id, k)}: ${what}, over the limit of ${this.maxChunkSize}`, this.source.name);
       }
       const digest = ix.chunkDigest(id, k);
       if (!digest) throw new EStargzError("toc", `${ix.name(id)} @${ix.chunkOffset(id, k)}: chunk has no chunkDigest`, this.source.name);
       refs.push({
-        k, fileStart: ix.chunkOffset(id, k), memberOffset: ix.chunkMemberOffset(id, k), innerOffset: ix.chunkInnerOffset(id, k),
+        k, fileStart: ix.chunkOffset(id, k), memberOffset: ix.chunkMemberOffset(id, k), innerOffset: inner,
         size, compressedEnd: ix.chunkCompressedEnd(id, k), digest, file: ix.name(id), chunkOffset: ix.chunkOffset(id, k),
       });
     }

@@ -13,28 +13,9 @@
 // `rmdir` of a layer dir releases a reference and also answers ENOENT.
 import { constants } from "node:fs";
 import type { Attr, FsHandlers, StatFs } from "./fuse.js";
-import { FsError } from "./errno.js";
-import { LowerDir, type TreeIndex } from "./overlay.js";
-
-/** A layer as the store hands it to the file system. */
-export interface LayerView {
-  /** The `info` file's bytes. */
-  readonly info: Uint8Array;
-  readonly blobSize: number;
-  readonly index: TreeIndex;
-  /** Number of entries in the index (sizes the layer's inode range). */
-  readonly entryCount: number;
-  /** Reads a regular file's verified bytes into `into`; returns the count (short only at EOF). */
-  readFile(id: number, into: Uint8Array, offset: number, length: number): number | Promise<number>;
-  /** Opens the blob for reading; reads that run sequentially to the end are checked against the digest. */
-  openBlob(): BlobHandle;
-  /** Keeps the layer loaded while a file of it is open; call the returned function on release. */
-  hold(): () => void;
-}
-
-export interface BlobHandle {
-  read(into: Uint8Array, offset: number, length: number): Promise<number>;
-}
+import { FsError } from "../util/errno.js";
+import { LowerDir } from "./overlay.js";
+import type { BlobHandle, LayerView } from "../layer/layer.js";
 
 /** What the tree asks the store. Lookups that cannot be served throw FsError("ENOENT"). */
 export interface LayerSource {
@@ -139,7 +120,7 @@ export class AlsFs implements FsHandlers {
     let base = this.layerInoBase.get(digest);
     if (base === undefined) {
       base = this.nextLayerIno;
-      this.nextLayerIno += layer.entryCount + 1;
+      this.nextLayerIno += layer.index.count + 1;
       if (this.nextLayerIno > 0xffffffff) throw new FsError("EIO", "inode numbers exhausted");
       this.layerInoBase.set(digest, base);
     }

@@ -12,7 +12,7 @@ import { dirname } from "node:path";
 import { execFile } from "node:child_process";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { promisify } from "node:util";
-import { FsError, errnoOf } from "./errno.js";
+import { FsError, errnoOf } from "../util/errno.js";
 
 const require = createRequire(import.meta.url);
 // fuse-native is CommonJS without types; its binding is loaded once by node-gyp-build (cached by path).
@@ -67,6 +67,14 @@ export interface MountOptions {
   debug?: boolean;
   /** Called with any handler failure that was not an FsError (answered EIO). */
   onError?: (op: string, path: string, err: unknown) => void;
+  /** Told of every request: when it starts, and when it is answered (with its errno name on failure). */
+  observer?: RequestObserver;
+}
+
+export interface RequestObserver {
+  begin(): void;
+  /** `startNs` = `process.hrtime.bigint()` at the start; `errno` = the error answered, if any. */
+  end(op: string, startNs: bigint, errno?: string): void;
 }
 
 /** A mounted file system; `unmount()` detaches it and lets the process exit. */
@@ -93,14 +101,22 @@ export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: Mo
   const onError = opts.onError ?? (() => {});
 
   // Runs a handler and answers exactly once: value → cb(0, ...), FsError → its errno, else EIO.
+  const observer = opts.observer;
   function answer<T>(op: string, path: string, run: () => T | Promise<T>, ok: (v: T) => void, fail: (errno: number) => void): void {
     let done = false;
-    const settle = (f: () => void) => { if (!done) { done = true; f(); } };
+    const t0 = observer ? process.hrtime.bigint() : 0n;
+    observer?.begin();
+    const settle = (f: () => void, errno?: string) => {
+      if (done) return;
+      done = true;
+      observer?.end(op, t0, errno);
+      f();
+    };
     const onFail = (e: unknown) => settle(() => {
       if (e instanceof FsError) return fail(-e.errno);
       onError(op, path, e);
       fail(EIO);
-    });
+    }, e instanceof FsError ? e.code : "EIO");
     try {
       const v = run();
       if (v instanceof Promise) v.then((x) => settle(() => ok(x)), onFail);

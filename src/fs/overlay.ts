@@ -8,7 +8,7 @@
 // frequent probes of absent names cost nothing else.
 import { constants } from "node:fs";
 import type { Attr } from "./fuse.js";
-import { FsError } from "./errno.js";
+import { FsError } from "../util/errno.js";
 
 /** TOC entry types as `TocIndex.type` numbers them. */
 export const T = { dir: 1, reg: 2, symlink: 3, hardlink: 4, char: 5, block: 6, fifo: 7 } as const;

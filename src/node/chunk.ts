@@ -12,3 +12,16 @@ export const nodeSha256: HostHash = (bytes) => createHash("sha256").update(bytes
 export function createNodeChunkVerifier(core: Core = nodeCore(), opts: Omit<ChunkVerifierOptions, "hostHash"> = {}): ChunkVerifier {
   return new ChunkVerifier(core, { ...opts, hostHash: nodeSha256 });
 }
+
+const verifiers = new WeakMap<Core, ChunkVerifier>();
+// The hash "auto" chose on this thread: the verifier of a replaced core starts from it instead of
+// measuring both again on its first chunks.
+let chosen: "wasm" | "host" | undefined;
+
+/** The verifier of `core` (node:crypto as host hash), made on first use and dropped with the core. */
+export function chunkVerifierOf(core: Core): ChunkVerifier {
+  let v = verifiers.get(core);
+  if (!v) verifiers.set(core, (v = createNodeChunkVerifier(core, { hash: chosen ?? "auto" })));
+  else if (!chosen && v.hashInUse !== "calibrating") chosen = v.hashInUse;
+  return v;
+}

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { Core, loadCoreSync } from "../core/wasm.js";
+import { Core, CoreSlot, loadCoreSync, type CoreDrop } from "../core/wasm.js";
 
 /**
  * build/core.wasm (or core.debug.wasm) of this package, through the package's own export map: this
@@ -16,7 +16,7 @@ function defaultVariant(): "release" | "debug" {
 }
 
 let compiled: WebAssembly.Module | undefined;
-let shared: Core | undefined;
+const thread = new CoreSlot(() => loadCoreSync(coreModule()));
 
 /** The compiled module (cached), for handing to worker threads without recompiling. */
 export function coreModule(): WebAssembly.Module {
@@ -33,9 +33,20 @@ export async function compileCoreModule(): Promise<WebAssembly.Module> {
   return (compiled ??= mod);
 }
 
-/** This thread's core instance, created on first use. */
+/**
+ * This thread's core instance, created on first use, and made again after one failed (a trap or an
+ * abort: see `Core`). Objects made on a failed instance throw `CoreFailure`; make them again.
+ */
 export function nodeCore(): Core {
-  return (shared ??= loadCoreSync(coreModule()));
+  return thread.get();
+}
+
+/**
+ * After a task on `nodeCore()`: lets the instance go if it failed or grew past `CORE_KEEP_BYTES`
+ * (the next `nodeCore()` is a fresh one; objects still holding the old one keep it until dropped).
+ */
+export function settleNodeCore(): CoreDrop | undefined {
+  return thread.settle();
 }
 
 /** A fresh, independent instance (own memory), e.g. for a test that must not share state. */

@@ -1,12 +1,13 @@
-// The operations a CorePool worker runs. Each takes the worker's core and plain, structured-clonable
-// arguments, and returns its result plus the buffers to transfer back (never copy back).
+// The operations a CorePool worker runs. Each takes the worker's core slot (`cores.get()` is the live
+// instance: a fresh one after a chunk made the last one fail) and plain, structured-clonable
+// arguments, and returns its result plus the buffers to transfer back (never copy back). What an op
+// returns never refers to Wasm memory: the worker may replace the instance after the task.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Transferable } from "node:worker_threads";
-import type { Core } from "../core/wasm.js";
-import type { ChunkVerifier } from "../core/chunk.js";
-import { createNodeChunkVerifier } from "./chunk.js";
+import type { CoreSlot } from "../core/wasm.js";
+import { chunkVerifierOf } from "./chunk.js";
 import { inflateGzip } from "../estargz/deps.js";
 import { tocFromMember, tocInflateError, type TocMember } from "../estargz/reader.js";
 import { BLOCK } from "../estargz/tar/header.js";
@@ -44,9 +45,6 @@ function storeChunk(file: ChunkFile, data: Uint8Array): boolean {
   }
 }
 
-// One verifier per worker core, made on first use.
-const verifiers = new WeakMap<Core, ChunkVerifier>();
-
 interface Out<R> {
   result: R;
   transfer?: Transferable[];
@@ -54,7 +52,7 @@ interface Out<R> {
 
 export const ops = {
   /** sha256 of `data`, hex. */
-  sha256(_core: Core, args: { data: Uint8Array }): Out<string> {
+  sha256(_cores: CoreSlot, args: { data: Uint8Array }): Out<string> {
     return { result: createHash("sha256").update(args.data).digest("hex") };
   },
 
@@ -63,8 +61,8 @@ export const ops = {
    * by the hundred): each result is the verified bytes (a fresh buffer, transferred back) or the
    * error message for that chunk.
    */
-  verifyChunks(core: Core, args: { body: Uint8Array; chunks: BatchChunk[] }): Out<Array<Uint8Array | string>> {
-    const { results, transfer } = verifyBatch(core, args.body, args.chunks);
+  verifyChunks(cores: CoreSlot, args: { body: Uint8Array; chunks: BatchChunk[] }): Out<Array<Uint8Array | string>> {
+    const { results, transfer } = verifyBatch(cores, args.body, args.chunks);
     return { result: results, transfer };
   },
 
@@ -73,14 +71,14 @@ export const ops = {
    * chunk, null = not here) before its bytes go back; `stored[i]` says whether chunk i was written. Background fetches
    * of small-file layers then cost the main thread no file operations. Only verified bytes are written.
    */
-  verifyAndStoreChunks(core: Core, args: { body: Uint8Array; chunks: BatchChunk[]; store: Array<ChunkFile | null> }): Out<{ results: Array<Uint8Array | string>; stored: boolean[] }> {
-    const { results, transfer } = verifyBatch(core, args.body, args.chunks);
+  verifyAndStoreChunks(cores: CoreSlot, args: { body: Uint8Array; chunks: BatchChunk[]; store: Array<ChunkFile | null> }): Out<{ results: Array<Uint8Array | string>; stored: boolean[] }> {
+    const { results, transfer } = verifyBatch(cores, args.body, args.chunks);
     const stored = results.map((r, i) => r instanceof Uint8Array && args.store[i] !== null && storeChunk(args.store[i]!, r));
     return { result: { results, stored }, transfer };
   },
 
   /** Whether each path exists (the cache's "already on disk?" for a whole fetch window at once). */
-  filesExist(_core: Core, args: { paths: string[] }): Out<boolean[]> {
+  filesExist(_cores: CoreSlot, args: { paths: string[] }): Out<boolean[]> {
     return { result: args.paths.map((p) => existsSync(p)) };
   },
 
@@ -89,26 +87,25 @@ export const ops = {
    * annotation) when given: inflate, tar header and sha256 off the FUSE thread. Errors are the
    * reader's (`EStargzError` messages naming the layer).
    */
-  readToc(core: Core, args: { member: Uint8Array; tocOffset: number; maxToc: number; expected?: string; name?: string }): Out<TocMember> {
+  readToc(cores: CoreSlot, args: { member: Uint8Array; tocOffset: number; maxToc: number; expected?: string; name?: string }): Out<TocMember> {
     let plain: Uint8Array;
     try {
-      plain = inflateGzip(core, args.member, args.maxToc + 3 * BLOCK);
+      plain = inflateGzip(cores.get(), args.member, args.maxToc + 3 * BLOCK);
     } catch (err) {
       throw tocInflateError(err, args.tocOffset, args.name);
     }
     const toc = tocFromMember(plain, args.tocOffset, args.maxToc, args.expected, args.name);
     return { result: toc, transfer: [toc.json.buffer as ArrayBuffer] };
   },
-} satisfies Record<string, (core: Core, args: never) => Out<unknown>>;
+} satisfies Record<string, (cores: CoreSlot, args: never) => Out<unknown>>;
 
-function verifyBatch(core: Core, body: Uint8Array, chunks: BatchChunk[]): { results: Array<Uint8Array | string>; transfer: Transferable[] } {
-  let v = verifiers.get(core);
-  if (!v) verifiers.set(core, (v = createNodeChunkVerifier(core)));
+// Each chunk on the live instance: one that failed on a chunk is not used for the next.
+function verifyBatch(cores: CoreSlot, body: Uint8Array, chunks: BatchChunk[]): { results: Array<Uint8Array | string>; transfer: Transferable[] } {
   const results: Array<Uint8Array | string> = [];
   const transfer: Transferable[] = [];
   for (const c of chunks) {
     try {
-      const copy = v.verify(body.subarray(c.start, c.end), c.innerOffset, c.size, c.digest).slice();
+      const copy = chunkVerifierOf(cores.get()).verify(body.subarray(c.start, c.end), c.innerOffset, c.size, c.digest).slice();
       results.push(copy);
       transfer.push(copy.buffer);
     } catch (e) {

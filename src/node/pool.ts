@@ -1,6 +1,8 @@
 // A pool of worker threads, each with its own instance of the Wasm core, so that inflate and hash work
 // never runs on the thread that answers FUSE requests. Tasks are named operations (see pool-ops.ts)
 // with transferable inputs and outputs: a buffer crosses the thread boundary by transfer, not by copy.
+// A worker replaces its instance after a task that made it fail or grow past CORE_KEEP_BYTES
+// (pool-worker.ts): that task alone fails.
 //
 // Two priorities: "high" for reads a process is waiting on, "low" for prefetch and background fetch.
 // A low task never starts while a high one is queued, and at least one worker is always left for high
@@ -9,10 +11,10 @@ import { Worker, type Transferable } from "node:worker_threads";
 import { availableParallelism } from "node:os";
 import { coreModule } from "./core.js";
 import type { OpName, OpArgs, OpResult } from "./pool-ops.js";
-import { CoreError } from "../core/wasm.js";
+import { CoreError, type CoreDrop } from "../core/wasm.js";
 import { sendable } from "./transfer.js";
+import type { Priority } from "../util/priority.js";
 
-export type Priority = "high" | "low";
 
 interface Task {
   id: number;
@@ -27,7 +29,19 @@ interface Slot {
   worker: Worker;
   task?: Task;
   lowPriority: boolean;
+  /** Wasm memory of the worker's core after its last task. */
+  coreBytes: number;
 }
+
+/** A worker let its core instance go after a task: it failed (`reason`), or it held `bytes`. */
+export interface CoreDropped {
+  dropped: CoreDrop;
+  bytes: number;
+  reason?: string;
+}
+
+/** What `onCoreDropped` listeners get: the drop and the operation of the task. */
+export type CoreDropEvent = CoreDropped & { op: OpName };
 
 /** The shape of a worker's answer; errors carry what is needed to rebuild a CoreError. */
 export interface WorkerReply {
@@ -35,6 +49,9 @@ export interface WorkerReply {
   ok: boolean;
   result?: unknown;
   error?: { message: string; name: string; code?: number; position?: number };
+  /** Wasm memory of the worker's core after the task (0: let go, the next task makes a fresh one). */
+  coreBytes?: number;
+  core?: CoreDropped;
 }
 
 export interface PoolOptions {
@@ -52,6 +69,7 @@ export class CorePool {
   private readonly low: Task[] = [];
   private nextId = 1;
   private closed = false;
+  private dropListener: ((e: CoreDropEvent) => void) | undefined;
 
   constructor(opts: PoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? availableParallelism());
@@ -94,6 +112,16 @@ export class CorePool {
   /** Tasks waiting for a worker. */
   get queued(): number {
     return this.high.length + this.low.length;
+  }
+
+  /** Wasm memory held by the workers' core instances, as of their last tasks. */
+  get coreMemoryBytes(): number {
+    return this.slots.reduce((sum, s) => sum + s.coreBytes, 0);
+  }
+
+  /** Called whenever a worker let its core instance go after a task (failed, or grown too large). */
+  onCoreDropped(listener: (e: CoreDropEvent) => void): void {
+    this.dropListener = listener;
   }
 
   /** Terminates the workers; queued and running tasks are rejected. */
@@ -145,7 +173,7 @@ export class CorePool {
 
   private spawn(): Slot {
     const worker = new Worker(new URL("./pool-worker.js", import.meta.url), { workerData: { module: coreModule() } });
-    const slot: Slot = { worker, lowPriority: false };
+    const slot: Slot = { worker, lowPriority: false, coreBytes: 0 };
     worker.on("message", (reply: WorkerReply) => this.settle(slot, reply));
     worker.on("error", (err) => this.lose(slot, err));
     worker.on("exit", (code) => {
@@ -160,6 +188,8 @@ export class CorePool {
     const task = slot.task;
     slot.task = undefined;
     slot.worker.unref(); // an idle pool must not keep the process alive
+    if (reply.coreBytes !== undefined) slot.coreBytes = reply.coreBytes;
+    if (reply.core && task) this.dropListener?.({ ...reply.core, op: task.op });
     if (task && task.id === reply.id) {
       if (reply.ok) task.resolve(reply.result);
       else task.reject(rebuildError(reply.error!));
@@ -167,7 +197,8 @@ export class CorePool {
     this.dispatch();
   }
 
-  // A worker that died (a core abort is a bug or exhaustion, never bad data) is replaced; its task fails.
+  // A worker that died (its thread, not its core: a core that fails is replaced inside the worker)
+  // is replaced; its task fails.
   private lose(slot: Slot, err: Error): void {
     const i = this.slots.indexOf(slot);
     if (i < 0) return;

@@ -11,23 +11,27 @@
 // thread, a few ms with the store's ~10 MiB heap); a synchronous one run at once, while the previous
 // chunk is still being copied out and written, freed less (two runs each: peak 132–137 MiB against
 // 120–125).
-// `--expose-gc` is set through `setFlagsFromString` (process-wide; the store alone calls this), and
-// the `gc` function is taken from a fresh context, where V8 installs it once the flag is set.
+// `--expose-gc` is set through `setFlagsFromString` (process-wide: the store, and CorePool workers
+// that let a core instance go), and the `gc` function is taken from a fresh context, where V8
+// installs it once the flag is set.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 type GcFunction = (opts: { type: "major"; execution: "async" }) => Promise<void>;
 
+/** V8's `gc` function for this thread (undefined if V8 would not give it). */
+export function gcFunction(): GcFunction | undefined {
+  setFlagsFromString("--expose-gc");
+  const gc: unknown = runInNewContext("typeof gc === 'function' ? gc : undefined");
+  return typeof gc === "function" ? (gc as GcFunction) : undefined;
+}
+
 export class BufferReclaimer {
   private sinceLast = 0;
   private running = false;
-  private readonly gc: GcFunction | undefined;
+  private readonly gc = gcFunction();
 
-  constructor(private readonly everyBytes: number) {
-    setFlagsFromString("--expose-gc");
-    const gc: unknown = runInNewContext("typeof gc === 'function' ? gc : undefined");
-    this.gc = typeof gc === "function" ? (gc as GcFunction) : undefined;
-  }
+  constructor(private readonly everyBytes: number) {}
 
   /** `bytes` of new chunk buffers now held on this thread (a verified chunk, a disk read). */
   note(bytes: number): void {

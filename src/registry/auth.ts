@@ -1,6 +1,10 @@
 // The WWW-Authenticate challenge flow: Basic with stored credentials, or Bearer tokens from the
 // realm the registry names, one per scope set, cached until shortly before they expire and
-// fetched again when the registry answers 401 to them.
+// fetched again when the registry answers 401 to them. What a challenge teaches holds for the
+// repository it came with only: one repository's answer never changes how the host's others are
+// asked (a bogus realm on one must not break them all), and a realm that is not an http(s) URL is
+// refused with that request.
+import type { Deadline } from "./deadline.js";
 import { RegistryError } from "./errors.js";
 import type { Credentials } from "./credentials.js";
 
@@ -54,20 +58,44 @@ export function repositoryScope(repository: string, push = false): string {
   return `repository:${repository}:${push ? "pull,push" : "pull"}`;
 }
 
-/** Fetches a token: the client's HTTP with its pools, retries and limits. */
-export type TokenFetcher = (url: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Uint8Array }) =>
+/** Fetches a token: the client's HTTP with its pools, retries and limits, within the asking operation's `budget`. */
+export type TokenFetcher = (url: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Uint8Array }, budget: Deadline) =>
   Promise<{ status: number; body: Uint8Array }>;
 
 interface Token { value: string; expiresAt: number }
+
+/** Bearer tokens from this token service (an http(s) URL). */
+interface BearerAuth { scheme: "bearer"; realm: URL; service: string | undefined }
+
+/** What one repository of an endpoint requires, learnt from its last challenge. */
+type RepositoryAuth = { scheme: "basic" } | BearerAuth;
+
+/** The token service a Bearer challenge names, if it is one esgz-fast may ask: an http(s) URL. */
+function tokenRealm(realm: string | undefined, host: string): URL {
+  const ctx = { registry: host, status: 401 };
+  if (!realm) throw new RegistryError("auth", `Bearer challenge without a realm from ${host}`, ctx);
+  const shown = JSON.stringify(realm.length > 200 ? realm.slice(0, 200) + "…" : realm);
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch {
+    throw new RegistryError("auth", `Bearer challenge names token realm ${shown}, which is not a URL; refused`, ctx);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RegistryError("auth", `Bearer challenge names token realm ${shown}, which is not an http(s) URL; refused`, ctx);
+  }
+  return url;
+}
 
 export function basicHeader(creds: Credentials): string {
   return "Basic " + Buffer.from(`${creds.username ?? ""}:${creds.password ?? ""}`, "utf8").toString("base64");
 }
 
-/** What one endpoint (origin) requires, learnt from its challenges. */
+/** What one endpoint (origin) requires, per repository, learnt from their challenges. */
 export class EndpointAuth {
-  private scheme: "unknown" | "none" | "basic" | "bearer" = "unknown";
-  private bearer: Record<string, string> = {};
+  /** By repository; none until the repository's first 401 (asked anonymously until then). */
+  private readonly repos = new Map<string, RepositoryAuth>();
+  /** By realm, service and scope set. */
   private readonly tokens = new Map<string, Token>();
   private readonly pending = new Map<string, Promise<Token>>();
 
@@ -78,17 +106,17 @@ export class EndpointAuth {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The Authorization header to send now for these scopes, if one is known. */
-  async header(scopes: string[], repository: string): Promise<string | undefined> {
-    if (this.scheme === "basic") {
+  /** The Authorization header to send now for these scopes of `repository`, if one is known (a token fetch within `budget`). */
+  async header(scopes: string[], repository: string, budget: Deadline): Promise<string | undefined> {
+    const auth = this.repos.get(repository);
+    if (!auth) return undefined;
+    if (auth.scheme === "basic") {
       const creds = await this.credentials(repository);
       return creds?.username !== undefined ? basicHeader(creds) : undefined;
     }
-    if (this.scheme !== "bearer") return undefined;
-    const key = scopeKey(scopes);
-    const t = this.tokens.get(key);
+    const t = this.tokens.get(tokenKey(auth, scopes));
     if (t && t.expiresAt > this.now()) return `Bearer ${t.value}`;
-    const fresh = await this.token(scopes, repository);
+    const fresh = await this.token(auth, scopes, repository, budget);
     return `Bearer ${fresh.value}`;
   }
 
@@ -105,12 +133,14 @@ export class EndpointAuth {
     const challenges = parseChallenges(wwwAuthenticate);
     const bearer = challenges.find((c) => c.scheme === "bearer");
     const basic = challenges.find((c) => c.scheme === "basic");
+    const was = this.repos.get(repository);
     if (bearer) {
-      if (!bearer.params.realm) throw new RegistryError("auth", `Bearer challenge without a realm from ${this.host}`, { registry: this.host });
-      const first = this.scheme !== "bearer";
-      this.scheme = "bearer";
-      this.bearer = bearer.params;
-      const key = scopeKey(scopes);
+      const realm = tokenRealm(bearer.params.realm, this.host); // refused: nothing learnt, this request fails
+      const service = bearer.params.service;
+      const first = was?.scheme !== "bearer" || was.realm.href !== realm.href || was.service !== service;
+      const auth: BearerAuth = { scheme: "bearer", realm, service };
+      this.repos.set(repository, auth);
+      const key = tokenKey(auth, scopes);
       const cached = this.tokens.get(key);
       // A token the registry refused is stale (expired early, revoked): drop it and fetch anew once.
       if (cached && sent === `Bearer ${cached.value}`) { this.tokens.delete(key); return true; }
@@ -121,18 +151,17 @@ export class EndpointAuth {
       if (!creds || creds.username === undefined) {
         throw new RegistryError("auth", `${this.host} requires basic credentials and none were found (auth files or credential provider)`, { registry: this.host, status: 401 });
       }
-      const was = this.scheme;
-      this.scheme = "basic";
-      return was !== "basic" || sent !== basicHeader(creds);
+      this.repos.set(repository, { scheme: "basic" });
+      return was?.scheme !== "basic" || sent !== basicHeader(creds);
     }
     throw new RegistryError("auth", `401 without a usable WWW-Authenticate challenge from ${this.host} (${String(wwwAuthenticate ?? "none")})`, { registry: this.host, status: 401 });
   }
 
-  private token(scopes: string[], repository: string): Promise<Token> {
-    const key = scopeKey(scopes);
+  private token(auth: BearerAuth, scopes: string[], repository: string, budget: Deadline): Promise<Token> {
+    const key = tokenKey(auth, scopes);
     let p = this.pending.get(key);
     if (!p) {
-      p = this.requestToken(scopes, repository).then(
+      p = this.requestToken(auth, scopes, repository, budget).then(
         (t) => { this.tokens.set(key, t); this.pending.delete(key); return t; },
         (err) => { this.pending.delete(key); throw err; },
       );
@@ -141,29 +170,23 @@ export class EndpointAuth {
     return p;
   }
 
-  private async requestToken(scopes: string[], repository: string): Promise<Token> {
-    const realm = this.bearer.realm;
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch {
-      throw new RegistryError("auth", `token realm ${JSON.stringify(realm)} is not a URL`, { registry: this.host });
-    }
+  private async requestToken(auth: BearerAuth, scopes: string[], repository: string, budget: Deadline): Promise<Token> {
+    const url = new URL(auth.realm.href); // its query is added to below
     const creds = await this.credentials(repository);
-    const service = this.bearer.service;
+    const service = auth.service;
     let res: { status: number; body: Uint8Array };
     if (creds?.identityToken) {
       // OAuth2 refresh-token grant, as docker does with an identity token.
       const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: creds.identityToken, client_id: "esgz-fast" });
       if (service) form.set("service", service);
       if (scopes.length) form.set("scope", scopes.join(" "));
-      res = await this.fetchToken(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new TextEncoder().encode(form.toString()) });
+      res = await this.fetchToken(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new TextEncoder().encode(form.toString()) }, budget);
     } else {
       if (service) url.searchParams.set("service", service);
       for (const s of scopes) url.searchParams.append("scope", s);
       const headers: Record<string, string> = {};
       if (creds?.username !== undefined) headers.authorization = basicHeader(creds);
-      res = await this.fetchToken(url, { method: "GET", headers });
+      res = await this.fetchToken(url, { method: "GET", headers }, budget);
     }
     const text = new TextDecoder().decode(res.body);
     if (res.status === 401 || res.status === 403) {
@@ -187,6 +210,7 @@ export class EndpointAuth {
   }
 }
 
-function scopeKey(scopes: string[]): string {
-  return [...scopes].sort().join(" ");
+/** Tokens are kept per token service and scope set. */
+function tokenKey(auth: BearerAuth, scopes: string[]): string {
+  return `${auth.realm.href} ${auth.service ?? ""} ${[...scopes].sort().join(" ")}`;
 }

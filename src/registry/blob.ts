@@ -7,7 +7,7 @@ import { byterangesBoundary, MultipartSink } from "./multipart.js";
 import { ContiguousSink, parseContentRange, rangeHeader, RangeWriter, type RangeTarget } from "./ranges.js";
 import { formatReference, type Reference } from "./reference.js";
 import type { Session, Target } from "./session.js";
-import { BufferSink, type BodySink, type ResponseHead } from "./transport.js";
+import { BufferSink, type BodySink, type ResponseHead } from "./http.js";
 
 export interface ByteRange {
   offset: number;

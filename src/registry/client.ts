@@ -11,9 +11,9 @@ import { blobExists, putManifest, uploadBlob, type UploadOptions, type UploadRes
 import { isDigest, manifestReference, toReference, type Reference } from "./reference.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Session } from "./session.js";
-import { BufferSink, Transport, type ProxyConfig } from "./transport.js";
-import type { RangeSocketStats } from "./range-socket.js";
+import { BufferSink, type ProxyConfig } from "./http.js";
 import { TlsTrust } from "./tls.js";
+import { Transport, type RangeSocketStats } from "./transport.js";
 
 /** stargz-store's `[blob]` keys that concern the network. */
 export interface BlobConfig {

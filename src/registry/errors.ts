@@ -8,12 +8,15 @@ export type RegistryErrorCode =
   | "not-found" // 404 from the registry
   | "http" // any other unexpected HTTP status
   | "network" // connection refused, reset, closed mid-body
-  | "timeout" // no headers or no body bytes within the timeout
+  | "timeout" // a request not over within its request timeout, or an operation past its fetch budget
   | "digest" // bytes do not match their digest
   | "too-large" // a body over its size limit
   | "protocol" // a malformed answer: bad Content-Range, multipart, JSON
   | "platform" // no manifest for the wanted platform
   | "range"; // a read outside the blob
+
+/** Which bound a timed-out request ran out of: its request timeout, or its operation's fetch budget. */
+export type TimeoutKind = "request" | "fetch";
 
 export interface RegistryErrorContext {
   registry?: string;
@@ -25,6 +28,8 @@ export interface RegistryErrorContext {
   retriable?: boolean;
   /** From Retry-After, in ms. */
   retryAfterMs?: number;
+  /** Code "timeout": which bound ran out (deadline.ts), so callers can name the setting. */
+  timeout?: TimeoutKind;
   cause?: unknown;
 }
 
@@ -36,6 +41,7 @@ export class RegistryError extends Error {
   readonly status?: number;
   readonly retriable: boolean;
   readonly retryAfterMs?: number;
+  readonly timeout?: TimeoutKind;
   /** The bare reason, without the where-prefix. */
   readonly detail: string;
 
@@ -50,6 +56,7 @@ export class RegistryError extends Error {
     this.status = ctx.status;
     this.retriable = ctx.retriable ?? false;
     this.retryAfterMs = ctx.retryAfterMs;
+    this.timeout = ctx.timeout;
   }
 
   /** The same error with missing context filled in (the lower layers do not know the blob). */
@@ -62,6 +69,7 @@ export class RegistryError extends Error {
       status: this.status,
       retriable: this.retriable,
       retryAfterMs: this.retryAfterMs,
+      timeout: this.timeout,
       cause: this.cause,
     });
   }

@@ -11,4 +11,4 @@ export { MediaType, hostPlatform, parsePlatform, formatPlatform, selectManifest,
 export { RegistryError, type RegistryErrorCode } from "./errors.js";
 export { digestOf } from "./digest.js";
 export type { UploadOptions, UploadResult } from "./push.js";
-export type { ProxyConfig } from "./transport.js";
+export type { ProxyConfig } from "./http.js";

@@ -6,8 +6,7 @@ import { digestOf, hasherFor } from "./digest.js";
 import { blobPath } from "./blob.js";
 import type { Reference } from "./reference.js";
 import type { Session, Target } from "./session.js";
-import type { ResponseHead } from "./transport.js";
-import { discardSink } from "./transport.js";
+import { discardSink, type ResponseHead } from "./http.js";
 
 export interface UploadOptions {
   /** Known digest of a streamed blob: lets the existence check skip the upload. */

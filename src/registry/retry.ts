@@ -1,5 +1,6 @@
 // Bounded retries with jittered exponential backoff, in the terms of stargz-store's `[blob]`
-// section: max_retries, min_wait_msec, max_wait_msec; plus an overall time budget.
+// section: max_retries, min_wait_msec, max_wait_msec; plus an overall time budget (fetching_timeout_sec).
+import { deadlineIn, type Deadline } from "./deadline.js";
 import { RegistryError } from "./errors.js";
 
 export interface RetryPolicy {
@@ -7,7 +8,7 @@ export interface RetryPolicy {
   maxRetries: number;
   minWaitMs: number;
   maxWaitMs: number;
-  /** No new attempt starts after this many ms since the first. */
+  /** The fetch budget: every attempt, and every wait between them, is over this many ms after the first began. */
   budgetMs: number;
 }
 
@@ -31,20 +32,23 @@ export function backoffMs(policy: RetryPolicy, attempt: number, random = Math.ra
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Runs `attempt` until it succeeds, fails with a non-retriable error, or the count/time bounds are
- * reached; the last error is rethrown with how many attempts were made.
+ * Runs `attempt` until it succeeds, fails with a non-retriable error, or the count or the budget is
+ * reached (`budget`: the fetch deadline, `policy.budgetMs` from now unless given; the attempts must
+ * hold to it themselves); the last error is rethrown with how many attempts were made.
  */
-export async function withRetry<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, onRetry?: (err: RegistryError, waitMs: number) => void): Promise<T> {
-  const start = Date.now();
+export async function withRetry<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, budget: Deadline = deadlineIn(policy.budgetMs, "fetch"), onRetry?: (err: RegistryError, waitMs: number) => void): Promise<T> {
+  const start = performance.now();
   for (let n = 0; ; n++) {
     try {
       return await attempt(n);
     } catch (err) {
       if (!(err instanceof RegistryError) || !err.retriable) throw err;
       const wait = err.retryAfterMs !== undefined ? Math.min(policy.maxWaitMs, err.retryAfterMs) : backoffMs(policy, n + 1);
-      if (n >= policy.maxRetries || Date.now() - start + wait > policy.budgetMs) {
-        throw new RegistryError(err.code, `${err.detail} (gave up after ${n + 1} attempt${n ? "s" : ""} in ${Date.now() - start} ms)`, {
-          registry: err.registry, repository: err.repository, object: err.object, status: err.status, retriable: false, cause: err.cause ?? err,
+      const outOfTime = performance.now() + wait >= budget.at;
+      if (n >= policy.maxRetries || outOfTime) {
+        const why = n < policy.maxRetries ? `: the fetch timeout (${budget.ms / 1000} s) left no time for another` : "";
+        throw new RegistryError(err.code, `${err.detail} (gave up after ${n + 1} attempt${n ? "s" : ""} in ${Math.round(performance.now() - start)} ms${why})`, {
+          registry: err.registry, repository: err.repository, object: err.object, status: err.status, retriable: false, timeout: err.timeout, cause: err.cause ?? err,
         });
       }
       onRetry?.(err, wait);

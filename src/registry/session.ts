@@ -1,15 +1,19 @@
 // The request engine every registry operation goes through: endpoints (mirrors, then the host),
 // the challenge flow, redirects (credentials and per-host headers stay on the registry's origin),
 // the reuse of redirected blob URLs, retries with backoff, and errors that say where and why.
+// Time: an operation (`perform`) has the fetch budget for all its attempts on all endpoints; each
+// request (with its redirects) has its endpoint's request timeout; both bound headers and body.
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import { EndpointAuth, repositoryScope } from "./auth.js";
+import { deadlineIn, earlier, type Deadline } from "./deadline.js";
 import type { CredentialProvider, Credentials } from "./credentials.js";
 import { RegistryError, type RegistryErrorContext } from "./errors.js";
 import { endpointsFor, type Endpoint, type ResolverConfig } from "./hosts.js";
 import type { Reference } from "./reference.js";
 import { retryAfterMs, withRetry, type RetryPolicy } from "./retry.js";
-import { BufferSink, discardSink, Transport, type ResponseHead, type SinkChooser } from "./transport.js";
+import { BufferSink, discardSink, type ResponseHead, type SinkChooser } from "./http.js";
+import type { Transport } from "./transport.js";
 
 export interface Target {
   ref: Reference;
@@ -104,7 +108,7 @@ export class Session {
     if (!a) {
       // A mirror is authenticated with credentials stored for the mirror's own host.
       const credHost = ep.mirror ? ep.host : ep.registry;
-      a = new EndpointAuth(ep.host, (repository) => this.credentials(credHost, repository, ep.mirror), (url, init) => this.fetchToken(ep, url, init));
+      a = new EndpointAuth(ep.host, (repository) => this.credentials(credHost, repository, ep.mirror), (url, init, budget) => this.fetchToken(ep, url, init, budget));
       this.auths.set(ep.origin, a);
     }
     return a;
@@ -130,16 +134,17 @@ export class Session {
     for (const ep of this.endpoints(registry)) if (!ep.mirror) this.auths.get(ep.origin)?.forgetTokens();
   }
 
-  private async fetchToken(ep: Endpoint, url: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Uint8Array }) {
+  private async fetchToken(ep: Endpoint, url: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Uint8Array }, budget: Deadline) {
     return withRetry(this.opts.retry, async () => {
       let sink!: BufferSink;
-      const head = await this.opts.transport.send(url, { method: init.method, headers: init.headers, body: init.body, timeoutMs: ep.timeoutMs }, () => {
+      const deadline = earlier(deadlineIn(ep.timeoutMs, "request"), budget);
+      const head = await this.opts.transport.send(url, { method: init.method, headers: init.headers, body: init.body, timeoutMs: ep.timeoutMs, deadline }, () => {
         sink = new BufferSink(1 << 20, (l) => new RegistryError("too-large", `token response over ${l} bytes from ${url.origin}`));
         return sink;
       });
       if (head.status === 429 || head.status >= 500) throw statusError(head, sink.bytes(), { registry: ep.host });
       return { status: head.status, body: sink.bytes() };
-    });
+    }, budget);
   }
 
   private describeEndpoint(ep: Endpoint): string {
@@ -155,11 +160,12 @@ export class Session {
     const eps = target.push ? all.filter((e) => !e.mirror) : all;
     let lastErr: RegistryError | undefined;
     const failures: string[] = [];
+    const budget = deadlineIn(this.opts.retry.budgetMs, "fetch");
     for (const ep of eps) {
       if (ep.mirror && (this.mirrorDownUntil.get(ep.origin) ?? 0) > Date.now()) continue;
       const ctx = { registry: this.describeEndpoint(ep), repository: target.ref.repository, object: target.object };
       try {
-        return await withRetry(this.opts.retry, () => this.once(ep, target, ex, choose, ctx));
+        return await withRetry(this.opts.retry, () => this.once(ep, target, ex, choose, ctx, budget), budget);
       } catch (err) {
         const e = err instanceof RegistryError ? err.withContext(ctx) : new RegistryError("network", String(err), { ...ctx, cause: err });
         if (e.code === "reference" || e.code === "config" || e.code === "platform") throw e;
@@ -169,29 +175,30 @@ export class Session {
             this.mirrorDownUntil.set(ep.origin, Date.now() + this.opts.mirrorCooldownMs);
           }
           failures.push(`${ep.host}: ${e.detail}`);
-          continue;
+          if (e.timeout !== "fetch" && performance.now() < budget.at) continue;
         }
+        break; // the registry itself failed, or the budget is spent: no endpoint after it is tried
       }
     }
     if (lastErr && failures.length && !lastErr.registry?.includes("mirror")) {
       throw new RegistryError(lastErr.code, `${lastErr.detail} (mirrors failed first: ${failures.join("; ")})`, {
-        registry: lastErr.registry, repository: lastErr.repository, object: lastErr.object, status: lastErr.status, cause: lastErr,
+        registry: lastErr.registry, repository: lastErr.repository, object: lastErr.object, status: lastErr.status, timeout: lastErr.timeout, cause: lastErr,
       });
     }
     throw lastErr ?? new RegistryError("config", `no endpoint for ${target.ref.registry}`);
   }
 
   /** One attempt on one endpoint: cached redirect, auth round, redirects. */
-  private async once(ep: Endpoint, target: Target, ex: Exchange, choose: SinkChooser, ctx: RegistryErrorContext): Promise<ResponseHead> {
+  private async once(ep: Endpoint, target: Target, ex: Exchange, choose: SinkChooser, ctx: RegistryErrorContext, budget: Deadline): Promise<ResponseHead> {
     const redirectKey = ex.redirectKey ? `${ep.origin} ${target.ref.repository} ${ex.redirectKey}` : undefined;
     const cached = redirectKey ? this.redirects.get(redirectKey) : undefined;
     if (cached) {
       // Straight to blob storage: no registry credentials there. If it stopped working, resolve again.
       try {
-        const r = await this.sendFollowing(ep, cached, ex, choose, ctx, undefined);
+        const r = await this.sendFollowing(ep, cached, ex, choose, ctx, undefined, budget);
         if (ex.accept(r.head.status)) return r.head;
       } catch (err) {
-        if (err instanceof RegistryError && (err.code === "protocol" || err.code === "digest")) throw err;
+        if (err instanceof RegistryError && (err.code === "protocol" || err.code === "digest" || err.timeout === "fetch")) throw err;
       }
       this.redirects.delete(redirectKey!);
     }
@@ -201,8 +208,8 @@ export class Session {
     const repository = target.ref.repository;
     const url = ex.url ?? this.urlFor(ep.origin, ex.path);
     for (let round = 0; ; round++) {
-      const authorization = await auth.header(scopes, repository);
-      const r = await this.sendFollowing(ep, url, ex, choose, ctx, authorization);
+      const authorization = await auth.header(scopes, repository, budget);
+      const r = await this.sendFollowing(ep, url, ex, choose, ctx, authorization, budget);
       if (r.head.status === 401 && r.head.url.origin === ep.origin && round < 2) {
         // Round 0 learns the scheme; round 1 may meet a token refused as stale, fetched again once.
         if (await auth.challenged(r.head.headers["www-authenticate"], scopes, repository, authorization)) continue;
@@ -227,15 +234,20 @@ export class Session {
     return url;
   }
 
-  /** Sends, following redirects; credentials and endpoint headers only on the endpoint's origin. */
-  private async sendFollowing(ep: Endpoint, start: URL, ex: Exchange, choose: SinkChooser, ctx: RegistryErrorContext, authorization: string | undefined) {
+  /**
+   * Sends, following redirects; credentials and endpoint headers only on the endpoint's origin. The
+   * request timeout bounds the whole chain (as Go's http.Client.Timeout); an upload's body is bounded
+   * by idle timeouts only (transport.ts).
+   */
+  private async sendFollowing(ep: Endpoint, start: URL, ex: Exchange, choose: SinkChooser, ctx: RegistryErrorContext, authorization: string | undefined, budget: Deadline) {
+    const deadline = ex.body ? undefined : earlier(deadlineIn(ep.timeoutMs, "request"), budget);
     let url = start;
     for (let hop = 0; ; hop++) {
       const own = url.origin === ep.origin;
       const headers: Record<string, string> = { ...(own ? ep.headers : {}), ...(ex.headers ?? {}) };
       if (own && authorization) headers.authorization = authorization;
       let errorSink: BufferSink | undefined;
-      const head = await this.opts.transport.send(url, { method: hop === 0 || ex.method === "HEAD" ? ex.method : "GET", headers, body: hop === 0 ? ex.body : undefined, timeoutMs: ep.timeoutMs }, (h) => {
+      const head = await this.opts.transport.send(url, { method: hop === 0 || ex.method === "HEAD" ? ex.method : "GET", headers, body: hop === 0 ? ex.body : undefined, timeoutMs: ep.timeoutMs, deadline }, (h) => {
         if (ex.accept(h.status)) return choose(h);
         if (h.status >= 300 && h.status < 400) return discardSink;
         errorSink = new BufferSink(ERROR_BODY_LIMIT, () => new Error("unreachable"), true);

@@ -1,60 +1,23 @@
-// HTTP on undici: one Pool per origin (keep-alive, bounded connections), requests dispatched with a
-// raw handler so that body bytes go from undici's socket buffers straight to a sink that copies
-// them once into the caller's memory. GETs to origins reached directly (blob ranges, manifests,
-// configs, tokens) go on the own sockets of range-socket.ts instead: fewer copies, and a store that
-// only pulls never loads undici (~25 ms and ~11 MiB at its first lookup). Every TLS connection, on
-// either path, uses its host's context from tls.ts (system CAs, certs.d). No redirects, auth or
-// retries here: the client does those.
-import { createRequire } from "node:module";
-import type { Dispatcher, EnvHttpProxyAgent, Pool } from "undici";
+// How requests reach a registry. Bodiless GETs to origins reached directly (blob ranges above all, and
+// manifests, configs, tokens) go on own kept-alive net/tls sockets read with `onread` into one reusable
+// buffer, body bytes handed from that buffer straight to the caller's sink (which copies them once into
+// the caller's memory): undici's path allocates a Buffer per socket read, copies it into llhttp's Wasm
+// memory and the body out again (docs/decisions.md). A store that only pulls never loads undici. This
+// path understands responses framed by Content-Length or chunked; anything else (1xx, 204/304, a body
+// ended by the close, a malformed head) comes back before the caller's chooser has seen it and is sent
+// again on undici (undici.ts), which also carries HEAD, uploads and proxied origins. Every TLS
+// connection, on either path, uses its host's context from tls.ts (system CAs, certs.d). No redirects,
+// auth or retries here: the session (session.ts) does those.
+import { connect as netConnect, isIP, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions, type SecureContext } from "node:tls";
 import type { IncomingHttpHeaders } from "node:http";
-import type { SecureContext } from "node:tls";
+import { deadlineError, deadlineIn, remainingMs, type Deadline } from "./deadline.js";
 import { RegistryError } from "./errors.js";
 import { isLoopbackHost } from "./hosts.js";
-import { FALLBACK, RangeSockets, type RangeSocketStats } from "./range-socket.js";
-import { tlsHint, TlsTrust } from "./tls.js";
-
-// undici's index loads all of undici (fetch, WebSocket, caches, mocks): ~200 ms and ~19 MiB RSS
-// measured at the store's start, against ~55 ms and ~11 MiB for the pool alone, which is all that
-// direct requests use (`dispatch`; undici 7 has no `exports` map). With a proxy configured the index
-// is loaded: it also adds the `connect` method the proxy agent's CONNECT tunnels need.
-const require = createRequire(import.meta.url);
-const loadPool = (): typeof Pool => require("undici/lib/dispatcher/pool.js") as typeof Pool;
-const loadProxyAgent = (): typeof EnvHttpProxyAgent => (require("undici") as typeof import("undici")).EnvHttpProxyAgent;
-
-export interface ResponseHead {
-  status: number;
-  headers: IncomingHttpHeaders;
-  url: URL;
-}
-
-/** Consumes one response body. */
-export interface BodySink {
-  /** A piece of the body (a view into the transport's read buffer, valid only during the call). Return true when nothing more is needed. */
-  data(chunk: Uint8Array): boolean | void;
-  /** The body ended where the server said it would. Throw to fail the request. */
-  end(): void;
-  /** The head alone matters (error and redirect bodies): a body cut short still resolves. */
-  readonly tolerant?: boolean;
-}
-
-/** Chooses how to consume the body once status and headers are known; may throw to refuse the response. */
-export type SinkChooser = (head: ResponseHead) => BodySink;
-
-export interface SendOptions {
-  method: Dispatcher.HttpMethod;
-  headers: Record<string, string>;
-  body?: Uint8Array | null;
-  /** Headers must arrive, and the body must not stall, within this many ms. */
-  timeoutMs: number;
-}
-
-/** Forward proxies, as HTTP_PROXY / HTTPS_PROXY / NO_PROXY (which are the default). */
-export interface ProxyConfig {
-  http?: string;
-  https?: string;
-  noProxy?: string;
-}
+import { networkError, type BodySink, type ProxyConfig, type ResponseHead, type SendOptions, type SinkChooser } from "./http.js";
+import { TlsTrust } from "./tls.js";
+import { proxyConfig, UndiciTransport } from "./undici.js";
+import { VERSION } from "../util/version.js";
 
 export interface TransportOptions {
   /** Connections per origin. */
@@ -69,164 +32,28 @@ export interface TransportOptions {
   tls?: TlsTrust;
 }
 
-/** The proxy settings in effect, or undefined when no proxy is set. */
-function proxyConfig(opt: ProxyConfig | false | undefined): ProxyConfig | undefined {
-  if (opt === false) return undefined;
-  const env = process.env;
-  const c: ProxyConfig = opt ?? {
-    http: env.http_proxy || env.HTTP_PROXY || undefined,
-    https: env.https_proxy || env.HTTPS_PROXY || undefined,
-    noProxy: env.no_proxy ?? env.NO_PROXY,
-  };
-  return c.http || c.https ? c : undefined;
-}
-
-/** Read and dropped: a body nobody wants (redirects, errors past their first bytes). */
-export const discardSink: BodySink = { data() {}, end() {}, tolerant: true };
-
-/** Collects a body up to `limit` bytes; `bytes()` after the end. With `expected` (Content-Length), one buffer, one copy. */
-export class BufferSink implements BodySink {
-  private parts: Uint8Array[] = [];
-  private whole: Uint8Array | undefined;
-  private length = 0;
-  readonly tolerant: boolean;
-  constructor(private readonly limit: number, private readonly onTooLarge: (limit: number) => Error, private readonly truncate = false, expected?: number) {
-    this.tolerant = truncate;
-    if (expected !== undefined && Number.isSafeInteger(expected) && expected >= 0 && expected <= limit) this.whole = new Uint8Array(expected);
-  }
-  data(chunk: Uint8Array): boolean | void {
-    const room = this.limit - this.length;
-    let piece = chunk;
-    let full = false;
-    if (chunk.length > room) {
-      if (!this.truncate) throw this.onTooLarge(this.limit);
-      piece = chunk.subarray(0, room);
-      full = true;
-    }
-    if (this.whole && this.length + piece.length <= this.whole.length) {
-      this.whole.set(piece, this.length);
-    } else {
-      if (this.whole) { this.parts.push(this.whole.subarray(0, this.length)); this.whole = undefined; } // longer than announced
-      this.parts.push(Uint8Array.prototype.slice.call(piece)); // undici's chunk is only valid during the call
-    }
-    this.length += piece.length;
-    return full || undefined;
-  }
-  end(): void {}
-  bytes(): Uint8Array {
-    if (this.whole) return this.whole.subarray(0, this.length);
-    if (this.parts.length === 1) return this.parts[0];
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const p of this.parts) { out.set(p, at); at += p.length; }
-    return out;
-  }
-  text(): string {
-    return new TextDecoder().decode(this.bytes());
-  }
-}
-
-const RETRIABLE_CODES = new Set([
-  "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH", "ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH",
-  "ENETUNREACH", "EAI_AGAIN", "UND_ERR_CLOSED", "UND_ERR_DESTROYED", "UND_ERR_ABORTED",
-]);
-
-/**
- * Maps a transport failure to a RegistryError (retriable when another attempt may succeed).
- * `certsDir`: the host's certs.d directory, named in the hint of a TLS certificate failure.
- */
-export function networkError(err: unknown, url: URL, certsDir?: string): RegistryError {
-  if (err instanceof RegistryError) return err;
-  const e = err as NodeJS.ErrnoException & { code?: string };
-  const code = e?.code ?? "";
-  const timeout = /TIMEOUT|ETIMEDOUT/.test(code);
-  const hint = url.protocol === "https:" ? tlsHint(code, url.host, certsDir) : undefined;
-  // OpenSSL's own text ("…:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:…") → its reason.
-  const message = e?.message ? (/:SSL routines:[^:]*:([^:]+):/.exec(e.message)?.[1] ?? e.message) : String(err);
-  const what = timeout
-    ? code === "UND_ERR_BODY_TIMEOUT" ? "body stalled past the timeout" : code === "UND_ERR_CONNECT_TIMEOUT" ? "connect timed out" : "no response headers within the timeout"
-    : code === "UND_ERR_SOCKET" ? `connection closed by the server (${message})` : `${message}${hint ? ` (${hint})` : ""}`;
-  return new RegistryError(timeout ? "timeout" : "network", `${what} [${code || "error"}] on ${url.origin}${url.pathname}`, {
-    retriable: RETRIABLE_CODES.has(code) || timeout || code === "",
-    cause: err,
-  });
-}
-
-class DoneEarly extends Error {}
-
 export class Transport {
-  private readonly pools = new Map<string, Pool>();
-  /** Set when a forward proxy is configured. */
-  private readonly proxy: ProxyConfig | undefined;
-  /** The proxy agents (one Pool per origin inside each, tunnelled through the proxy), one per TLS context. */
-  private readonly proxied = new Map<SecureContext | undefined, EnvHttpProxyAgent>();
-  private readonly connections: number;
-  private readonly keepAliveTimeoutMs: number;
   readonly userAgent: string;
+  private readonly sockets: RangeSockets | undefined;
+  private readonly undici: UndiciTransport;
+  private readonly proxied: boolean;
   private closed = false;
-  /** The fast path for GETs to origins reached directly (range-socket.ts). */
-  private readonly rangeSockets: RangeSockets | undefined;
   readonly tls: TlsTrust;
 
   constructor(opts: TransportOptions = {}) {
-    this.connections = opts.connections ?? 8;
-    this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
-    this.userAgent = opts.userAgent ?? "esgz-fast/0.1";
-    this.proxy = proxyConfig(opts.proxy);
+    const connections = opts.connections ?? 8;
+    const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 30_000;
+    this.userAgent = opts.userAgent ?? `esgz-fast/${VERSION}`;
+    const proxy = proxyConfig(opts.proxy);
+    this.proxied = proxy !== undefined;
     this.tls = opts.tls ?? new TlsTrust();
-    if (opts.rangeSockets !== false) this.rangeSockets = new RangeSockets({ connections: this.connections, keepAliveTimeoutMs: this.keepAliveTimeoutMs });
+    this.undici = new UndiciTransport({ connections, keepAliveTimeoutMs, proxy, tls: this.tls });
+    if (opts.rangeSockets !== false) this.sockets = new RangeSockets({ connections, keepAliveTimeoutMs });
   }
 
-  /** What the GET fast path did so far (undefined when it is off). */
+  /** What the own sockets did so far (undefined when they are off). */
   get rangeSocketStats(): Readonly<RangeSocketStats> | undefined {
-    return this.rangeSockets?.stats;
-  }
-
-  /** Who carries requests to an origin: its own pool, or a proxy agent. */
-  private dispatcher(url: URL, tls: SecureContext | undefined): Pool | EnvHttpProxyAgent {
-    return this.viaProxy(url) ? this.proxyAgent(tls) : this.pool(url.origin, tls);
-  }
-
-  /** Whether requests to `url` go through the forward proxy (loopback hosts never do, as in Go). */
-  private viaProxy(url: URL): boolean {
-    return this.proxy !== undefined && !isLoopbackHost(url.host);
-  }
-
-  /** The proxy agent whose tunnelled (and NO_PROXY) TLS connections use `tls`, made on first use. */
-  private proxyAgent(tls: SecureContext | undefined): EnvHttpProxyAgent {
-    let a = this.proxied.get(tls);
-    if (!a) {
-      if (this.closed) throw new RegistryError("network", "client closed");
-      const proxy = this.proxy!;
-      const EnvHttpProxyAgent = loadProxyAgent();
-      a = new EnvHttpProxyAgent({
-        httpProxy: proxy.http ?? "", httpsProxy: proxy.https ?? proxy.http ?? "", noProxy: proxy.noProxy ?? "",
-        connections: this.connections, pipelining: 1, keepAliveTimeout: this.keepAliveTimeoutMs,
-        keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000),
-        connect: { timeout: 10_000, secureContext: tls }, requestTls: { secureContext: tls },
-      });
-      this.proxied.set(tls, a);
-    }
-    return a;
-  }
-
-  /** The pool for an origin, made on first use (`tls`: the origin's context, for https). */
-  pool(origin: string, tls?: SecureContext): Pool {
-    let p = this.pools.get(origin);
-    if (!p) {
-      if (this.closed) throw new RegistryError("network", `client closed; cannot reach ${origin}`);
-      const Pool = loadPool();
-      p = new Pool(origin, {
-        connections: this.connections,
-        pipelining: 1,
-        keepAliveTimeout: this.keepAliveTimeoutMs,
-        keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000),
-        connect: { timeout: 10_000, secureContext: tls },
-      });
-      this.pools.set(origin, p);
-    }
-    return p;
+    return this.sockets?.stats;
   }
 
   /** One request; resolves with the response head once the sink has the whole body (or asked to stop). */
@@ -241,110 +68,460 @@ export class Transport {
 
   private sendWith(url: URL, opts: SendOptions, choose: SinkChooser, tls: SecureContext | undefined): Promise<ResponseHead> {
     const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
-    // GETs to an origin reached without a proxy go on the fast path; what it does not understand
-    // comes back before `choose` saw it and is sent again here.
-    if (this.rangeSockets && !this.closed && opts.method === "GET" && !opts.body
-      && (url.protocol === "http:" || url.protocol === "https:") && !this.viaProxy(url)) {
-      return this.rangeSockets.send(url, headers, opts.timeoutMs, choose, tls).then(
-        (r) => (r === FALLBACK ? this.sendOnUndici(url, opts, headers, choose, tls) : r),
+    const deadline = opts.deadline ?? (opts.body ? undefined : deadlineIn(opts.timeoutMs, "request"));
+    if (this.closed) return Promise.reject(new RegistryError("network", `client closed; cannot reach ${url.origin}`));
+    if (this.sockets && opts.method === "GET" && !opts.body && (url.protocol === "http:" || url.protocol === "https:")
+      && !(this.proxied && !isLoopbackHost(url.host))) {
+      return this.sockets.send(url, headers, deadline!, choose, tls).then(
+        (r) => (r === FALLBACK ? this.undici.send(url, opts, headers, deadline, choose, tls) : r),
         (err) => { throw networkError(err, url, this.tls.hostDir(url.host)); },
       );
     }
-    return this.sendOnUndici(url, opts, headers, choose, tls);
-  }
-
-  private sendOnUndici(url: URL, opts: SendOptions, headers: Record<string, string>, choose: SinkChooser, tls: SecureContext | undefined): Promise<ResponseHead> {
-    const tlsTrust = this.tls;
-    let dispatcher: Pool | EnvHttpProxyAgent;
-    try {
-      dispatcher = this.dispatcher(url, tls);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (opts.body) headers["content-length"] = String(opts.body.byteLength); // send() made this object for this request
-    return new Promise<ResponseHead>((resolve, reject) => {
-      let head: ResponseHead | undefined;
-      let sink: BodySink | undefined;
-      let settled = false;
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        reject(networkError(err, url, tlsTrust.hostDir(url.host)));
-      };
-      const finish = () => {
-        if (settled) return;
-        settled = true;
-        resolve(head!);
-      };
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart() {
-          // Also called again when undici replays an idempotent request on a fresh connection.
-          head = undefined;
-          sink = undefined;
-        },
-        onResponseStart(c, statusCode, resHeaders) {
-          if (statusCode < 200) return; // 1xx: the real answer follows
-          head = { status: statusCode, headers: resHeaders, url };
-          try {
-            sink = opts.method === "HEAD" ? discardSink : choose(head);
-          } catch (err) {
-            fail(err);
-            c.abort(err as Error);
-          }
-        },
-        onResponseData(c, chunk) {
-          if (settled || !sink) return;
-          try {
-            if (sink.data(chunk) === true) {
-              finish();
-              c.abort(new DoneEarly("body no longer needed"));
-            }
-          } catch (err) {
-            fail(err);
-            c.abort(err as Error);
-          }
-        },
-        onResponseEnd() {
-          if (settled) return;
-          try {
-            sink?.end();
-            finish();
-          } catch (err) {
-            fail(err);
-          }
-        },
-        onResponseError(_c, err) {
-          // Registries send error bodies shorter than their Content-Length (416 from Go's ServeContent).
-          if (head && sink?.tolerant) finish();
-          else fail(err);
-        },
-      };
-      try {
-        dispatcher.dispatch(
-          {
-            origin: url.origin,
-            path: url.pathname + url.search,
-            method: opts.method,
-            headers,
-            body: opts.body ? Buffer.from(opts.body.buffer, opts.body.byteOffset, opts.body.byteLength) : null,
-            headersTimeout: opts.timeoutMs,
-            bodyTimeout: opts.timeoutMs,
-            idempotent: opts.method === "GET" || opts.method === "HEAD",
-          },
-          handler,
-        );
-      } catch (err) {
-        fail(err);
-      }
-    });
+    return this.undici.send(url, opts, headers, deadline, choose, tls);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.rangeSockets?.close();
-    const pools: { destroy(): Promise<void> }[] = [...this.pools.values(), ...this.proxied.values()];
+    this.sockets?.close();
+    await this.undici.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The own sockets.
+
+/** The answer was not one this path handles: send the request on undici instead. */
+const FALLBACK = Symbol("fallback");
+
+const READ_BUFFER_BYTES = 64 * 1024;
+const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_CHUNK_LINE = 1024;
+const CONNECT_TIMEOUT_MS = 10_000;
+const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+
+/** An error with the code undici gives the same failure (networkError maps both alike). */
+const codeError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+/** Header names and values that can go on the wire as they are (no CR/LF/NUL, latin1 only). */
+const UNSAFE_HEADER = /[^\t\x20-\x7e\x80-\xff]/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export interface RangeSocketStats {
+  /** Requests sent on this path (a fallback counts here and again in `fallbacks`). */
+  requests: number;
+  /** Connections opened. */
+  connections: number;
+  /** Answers handed back to undici. */
+  fallbacks: number;
+  /** Requests sent again on a fresh connection because a kept-alive one turned out closed. */
+  staleRetries: number;
+}
+
+interface Request {
+  url: URL;
+  /** Request head, latin1. */
+  head: string;
+  /** The whole request is over by then (RangeSockets.send's timer fails it, wherever it is). */
+  deadline: Deadline;
+  choose: SinkChooser;
+  resolve(v: ResponseHead | typeof FALLBACK): void;
+  reject(err: unknown): void;
+  /** Already sent again once after a stale kept-alive connection. */
+  retried: boolean;
+  /** The connection it is on; undefined while it waits for one. */
+  conn?: Conn;
+}
+
+type Phase = "head" | "body" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailer";
+
+/** One connection; at most one request on it at a time. */
+class Conn {
+  readonly socket: Socket;
+  req: Request | undefined;
+  /** Completed a response before (a failure before any byte of the next one means it went stale). */
+  reused = false;
+  idleSince = 0;
+  /** How long (ms) after its last response an idle connection may be used again (the server's keep-alive timeout less a margin). */
+  keepAliveUntil = Infinity;
+  private closed = false;
+  private error: Error | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private phase: Phase = "head";
+  private headBytes: Buffer | undefined;
+  private received = 0;
+  /** Body bytes of the current response so far, and how many its Content-Length announced (for timeout errors). */
+  private bodyBytes = 0;
+  private bodyLength: number | undefined;
+  private head: ResponseHead | undefined;
+  private sink: BodySink | undefined;
+  /** Bytes left in the body (Content-Length) or in the current chunk. */
+  private remaining = 0;
+  private keepAlive = true;
+  private line = "";
+
+  constructor(private readonly pool: OriginPool, readBuffer: Buffer) {
+    const u = pool.origin;
+    const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+    const port = Number(u.port) || (u.protocol === "https:" ? 443 : 80);
+    const onread = { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => { this.onRead(buf as Buffer, n); return true; } };
+    const ready = u.protocol === "https:" ? "secureConnect" : "connect";
+    this.socket = u.protocol === "https:"
+      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"], secureContext: pool.tls, onread } as ConnectionOptions) // onread works on TLS sockets too (Node 20), the types lack it
+      : netConnect({ host, port, onread });
+    this.socket.setNoDelay(true);
+    this.socket.setKeepAlive(true, 60_000);
+    this.connectTimer = setTimeout(() => this.socket.destroy(codeError("UND_ERR_CONNECT_TIMEOUT", "Connect Timeout Error")), CONNECT_TIMEOUT_MS);
+    this.socket.once(ready, () => clearTimeout(this.connectTimer));
+    this.socket.on("error", (err) => { this.error ??= err; });
+    this.socket.on("close", () => this.onClose());
+  }
+
+  get usable(): boolean {
+    return !this.closed && !this.socket.destroyed;
+  }
+
+  start(req: Request): void {
+    this.req = req;
+    req.conn = this;
+    this.phase = "head";
+    this.headBytes = undefined;
+    this.received = 0;
+    this.bodyBytes = 0;
+    this.bodyLength = undefined;
+    this.head = undefined;
+    this.sink = undefined;
+    this.keepAlive = true;
+    this.socket.ref();
+    this.socket.write(req.head, "latin1");
+  }
+
+  /** The request's deadline passed mid-answer: hang up (the rest of the answer is unwanted) and fail it. */
+  expire(): void {
+    const req = this.req;
+    if (!req) return;
+    const progress = this.phase === "head" ? "before the response headers"
+      : `with ${this.bodyBytes}${this.bodyLength !== undefined ? ` of ${this.bodyLength}` : ""} body bytes received`;
+    this.fail(deadlineError(req.deadline, req.url, progress));
+  }
+
+  private onRead(buf: Buffer, n: number): void {
+    const req = this.req;
+    if (!req) {
+      this.socket.destroy(); // bytes nobody asked for: the connection cannot be trusted any more
+      return;
+    }
+    this.received += n;
+    let at = 0;
+    if (this.phase === "head") {
+      at = this.readHead(buf, n);
+      if (at < 0) return;
+    }
+    while (at < n && this.req) {
+      switch (this.phase) {
+        case "body":
+        case "chunk-data": {
+          // `remaining`: of the Content-Length body, or of the current chunk
+          const take = Math.min(this.remaining, n - at);
+          if (!this.feed(buf, at, take)) return;
+          at += take;
+          this.remaining -= take;
+          if (this.remaining > 0) break;
+          if (this.phase === "chunk-data") { this.phase = "chunk-crlf"; this.line = ""; break; }
+          this.keepAlive &&= at === n; // bytes after the body: not HTTP we can follow
+          return this.complete();
+        }
+        default: {
+          // Size lines, the CRLF after a chunk, trailers: short lines, read byte by byte.
+          const nl = buf.indexOf(10, at);
+          const stop = nl < 0 || nl >= n ? n : nl;
+          this.line += buf.toString("latin1", at, stop);
+          at = stop;
+          if (this.line.length > MAX_CHUNK_LINE) return this.fail(codeError("HPE_INVALID_CHUNK_SIZE", "chunk size line too long"));
+          if (stop === n) break;
+          at++; // the LF
+          const line = this.line.endsWith("\r") ? this.line.slice(0, -1) : this.line;
+          this.line = "";
+          if (this.phase === "chunk-crlf") {
+            if (line !== "") return this.fail(codeError("HPE_STRICT", "no CRLF after a chunk"));
+            this.phase = "chunk-size";
+          } else if (this.phase === "chunk-size") {
+            const m = /^([0-9a-fA-F]{1,12})[\t ]*(;.*)?$/.exec(line);
+            if (!m) return this.fail(codeError("HPE_INVALID_CHUNK_SIZE", `invalid chunk size line ${JSON.stringify(line.slice(0, 40))}`));
+            this.remaining = parseInt(m[1], 16);
+            this.phase = this.remaining === 0 ? "trailer" : "chunk-data";
+          } else if (line === "") {
+            this.keepAlive &&= at === n;
+            return this.complete();
+          }
+        }
+      }
+    }
+  }
+
+  /** Body bytes to the sink; false when the request is settled (sink done early or failed). */
+  private feed(buf: Buffer, at: number, len: number): boolean {
+    if (len === 0) return true;
+    this.bodyBytes += len;
+    let done: boolean | void;
+    try {
+      done = this.sink!.data(buf.subarray(at, at + len));
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+    if (done === true) {
+      // The caller has what it needs: hang up rather than read the rest (as undici's abort).
+      const req = this.settle();
+      this.socket.destroy();
+      req.resolve(this.head!);
+      return false;
+    }
+    return true;
+  }
+
+  /** Parses the response head once it is complete; returns where the body starts, or -1. */
+  private readHead(buf: Buffer, n: number): number {
+    let bytes: Buffer;
+    let from: number;
+    if (this.headBytes) {
+      from = Math.max(0, this.headBytes.length - 3);
+      bytes = this.headBytes = Buffer.concat([this.headBytes, buf.subarray(0, n)]);
+    } else {
+      from = 0;
+      bytes = buf.subarray(0, n);
+    }
+    const end = bytes.indexOf(HEAD_END, from);
+    if (end < 0) {
+      if (bytes.length > MAX_HEAD_BYTES) { this.fallBack(); return -1; }
+      if (!this.headBytes) this.headBytes = Buffer.from(bytes); // the read buffer is reused
+      return -1;
+    }
+    const bodyAt = end + 4 - (bytes.length - n); // offset in `buf`
+    this.headBytes = undefined;
+    const lines = bytes.toString("latin1", 0, end).split("\r\n");
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]);
+    if (!m) { this.fallBack(); return -1; }
+    const status = Number(m[2]);
+    const headers: IncomingHttpHeaders = {};
+    for (let i = 1; i < lines.length; i++) {
+      const l = lines[i];
+      const colon = l.indexOf(":");
+      if (colon <= 0 || l[0] === " " || l[0] === "\t") { this.fallBack(); return -1; } // obs-fold or garbage
+      const name = l.slice(0, colon).trim().toLowerCase();
+      const value = l.slice(colon + 1).trim();
+      const had = headers[name];
+      headers[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+    }
+    const te = headers["transfer-encoding"];
+    const cl = headers["content-length"];
+    let chunked = false;
+    if (te !== undefined) {
+      if (typeof te !== "string" || te.toLowerCase() !== "chunked" || cl !== undefined) { this.fallBack(); return -1; }
+      chunked = true;
+    } else if (typeof cl !== "string" || !/^\d{1,15}$/.test(cl)) {
+      this.fallBack(); // no length (ended by the close), several, or malformed
+      return -1;
+    }
+    if (status < 200 || status === 204 || status === 304) { this.fallBack(); return -1; }
+    const conn = headers.connection;
+    const connection = (Array.isArray(conn) ? conn.join(",") : conn ?? "").toLowerCase();
+    this.keepAlive = m[1] === "1" ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+    const ka = /\btimeout=(\d+)/.exec(String(headers["keep-alive"] ?? ""));
+    // As undici: trust the server's idle timeout minus a margin for the FIN already on its way.
+    this.keepAliveUntil = ka ? Number(ka[1]) * 1000 - 2000 : Infinity;
+
+    const req = this.req!;
+    this.head = { status, headers, url: req.url };
+    try {
+      this.sink = req.choose(this.head);
+    } catch (err) {
+      this.fail(err);
+      return -1;
+    }
+    if (chunked) {
+      this.phase = "chunk-size";
+      this.line = "";
+    } else {
+      this.phase = "body";
+      this.remaining = this.bodyLength = Number(cl);
+      if (this.remaining === 0) {
+        this.keepAlive &&= bodyAt === n;
+        this.complete();
+        return -1;
+      }
+    }
+    return bodyAt;
+  }
+
+  /** The request is over: clears its state and returns it. */
+  private settle(): Request {
+    const req = this.req!;
+    this.req = undefined;
+    req.conn = undefined;
+    return req;
+  }
+
+  private complete(): void {
+    const req = this.settle();
+    const head = this.head!;
+    let endErr: unknown;
+    try {
+      this.sink!.end();
+    } catch (err) {
+      endErr = err;
+    }
+    this.reused = true;
+    if (this.keepAlive) this.pool.release(this);
+    else this.socket.destroy();
+    if (endErr !== undefined) req.reject(endErr);
+    else req.resolve(head);
+  }
+
+  private fail(err: unknown): void {
+    const req = this.settle();
+    this.socket.destroy();
+    req.reject(err);
+  }
+
+  private fallBack(): void {
+    const req = this.settle();
+    this.pool.owner.stats.fallbacks++;
+    this.socket.destroy();
+    req.resolve(FALLBACK);
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    clearTimeout(this.connectTimer);
+    this.pool.dropped(this);
+    if (!this.req) return;
+    const req = this.settle();
+    if (this.received === 0 && this.reused && !req.retried) {
+      // The server closed the kept-alive connection as the request went out: send it once more, fresh.
+      this.pool.owner.stats.staleRetries++;
+      req.retried = true;
+      this.pool.run(req, true);
+      return;
+    }
+    // Registries send error bodies shorter than their Content-Length (416 from Go's ServeContent).
+    if (this.head && this.sink?.tolerant) return req.resolve(this.head);
+    req.reject(this.error ?? codeError("UND_ERR_SOCKET", "other side closed"));
+  }
+}
+
+class OriginPool {
+  private readonly idle: Conn[] = [];
+  private open = 0;
+  /** Every open connection, idle or busy (for destroy). */
+  private readonly conns = new Set<Conn>();
+  private readonly waiting: { req: Request; fresh: boolean }[] = [];
+
+  constructor(readonly owner: RangeSockets, readonly origin: URL, readonly tls: SecureContext | undefined, private readonly max: number, private readonly keepAliveMs: number) {}
+
+  /** Runs `req` on an idle connection, a new one, or the first to come free. */
+  run(req: Request, fresh = false): void {
+    if (this.owner.closed) return req.reject(codeError("UND_ERR_DESTROYED", "The client is destroyed"));
+    const now = Date.now();
+    while (!fresh && this.idle.length) {
+      const c = this.idle.pop()!; // the most recently used: the least likely to have been closed
+      if (c.usable && now - c.idleSince < Math.min(this.keepAliveMs, c.keepAliveUntil)) return c.start(req);
+      c.socket.destroy();
+    }
+    if (this.open >= this.max && fresh && this.idle.length) this.idle.shift()!.socket.destroy(); // room for a fresh one
+    if (this.open < this.max) return this.connect().start(req);
+    this.waiting.push({ req, fresh });
+  }
+
+  private connect(): Conn {
+    this.open++;
+    this.owner.stats.connections++;
+    const c = new Conn(this, this.owner.readBuffer);
+    this.conns.add(c);
+    return c;
+  }
+
+  /** Takes a request out of the queue (its deadline passed before a connection came free); false if it was not there. */
+  unqueue(req: Request): boolean {
+    const i = this.waiting.findIndex((w) => w.req === req);
+    if (i >= 0) this.waiting.splice(i, 1);
+    return i >= 0;
+  }
+
+  release(c: Conn): void {
+    const next = this.waiting.shift();
+    if (next && !next.fresh) return c.start(next.req);
+    c.idleSince = Date.now();
+    c.socket.unref(); // an idle connection does not keep the process alive
+    this.idle.push(c);
+    if (next) this.run(next.req, next.fresh);
+  }
+
+  /** A connection closed (by either side). */
+  dropped(c: Conn): void {
+    this.open--;
+    this.conns.delete(c);
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+    const next = this.waiting.shift();
+    if (next) this.run(next.req, next.fresh);
+  }
+
+  destroy(): void {
+    for (const w of this.waiting.splice(0)) w.req.reject(codeError("UND_ERR_DESTROYED", "The client is destroyed"));
+    for (const c of [...this.conns]) c.socket.destroy(codeError("UND_ERR_DESTROYED", "The client is destroyed"));
+  }
+}
+
+/** Per-origin pools of kept-alive sockets for GETs (blob ranges, manifests, configs, tokens). */
+export class RangeSockets {
+  readonly stats: RangeSocketStats = { requests: 0, connections: 0, fallbacks: 0, staleRetries: 0 };
+  /** Shared by every socket: a read callback consumes its bytes before the next read can start. */
+  readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  closed = false;
+  private readonly pools = new Map<string, OriginPool>();
+
+  constructor(private readonly opts: { connections: number; keepAliveTimeoutMs: number }) {}
+
+  /**
+   * A GET of `url` with these headers (lower-case names, host and user-agent included). Resolves
+   * with the head once the sink has the body, or FALLBACK (the chooser was not called). `tls`: the
+   * origin's context (https; the same for every request to an origin).
+   */
+  send(url: URL, headers: Record<string, string>, deadline: Deadline, choose: SinkChooser, tls?: SecureContext): Promise<ResponseHead | typeof FALLBACK> {
+    let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+    for (const name in headers) {
+      const value = headers[name];
+      if (!TOKEN.test(name) || UNSAFE_HEADER.test(value) || /^(host|connection|content-length|transfer-encoding)$/i.test(name)) return Promise.resolve(FALLBACK);
+      head += `${name}: ${value}\r\n`;
+    }
+    head += "\r\n";
+    if (UNSAFE_HEADER.test(url.pathname + url.search)) return Promise.resolve(FALLBACK);
+    let pool = this.pools.get(url.origin);
+    if (!pool) {
+      pool = new OriginPool(this, new URL(url.origin), tls, this.opts.connections, this.opts.keepAliveTimeoutMs);
+      this.pools.set(url.origin, pool);
+    }
+    const p = pool;
+    this.stats.requests++;
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const req: Request = {
+        url, head, deadline, choose, retried: false,
+        resolve: (v) => { clearTimeout(timer); resolve(v); },
+        reject: (err) => { clearTimeout(timer); reject(err); },
+      };
+      // One timer for the whole request: waiting for a connection, the head, every byte of the body.
+      timer = setTimeout(() => {
+        if (req.conn) req.conn.expire();
+        else if (p.unqueue(req)) req.reject(deadlineError(deadline, url, "waiting for a free connection"));
+      }, remainingMs(deadline));
+      p.run(req);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const p of this.pools.values()) p.destroy();
     this.pools.clear();
-    this.proxied.clear();
-    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
   }
 }

@@ -11,6 +11,8 @@ import { resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parseLevel, type Level } from "../util/log.js";
 import type { ResolverConfig, HostConfig, MirrorConfig } from "../registry/hosts.js";
+import { DEFAULT_MAX_CHUNK_SIZE } from "../estargz/reader.js";
+import { MAX_BLOCK_SIZE } from "../core/buffer.js";
 
 export const DEFAULT_CONFIG_PATH = "/etc/stargz-store/config.toml";
 export const DEFAULT_ROOT = "/var/lib/stargz-store";
@@ -41,6 +43,8 @@ export interface BlobConfig {
   maxRetries: number;
   minWaitMsec: number;
   maxWaitMsec: number;
+  /** The most one chunk may inflate to (esgz-fast's own key); bigger ones answer EIO. */
+  maxChunkSize: number;
 }
 
 export interface DirectoryCacheConfig {
@@ -201,6 +205,8 @@ interface KeySpec {
   zeroIsDefault?: boolean;
   /** Negative values are meaningful (resolver timeouts); otherwise rejected. */
   signed?: boolean;
+  /** For numbers: the largest value accepted. */
+  max?: number;
   /** Accepted but without effect in esgz-fast: announced at start-up when set to a non-default value. */
   unimplemented?: string;
 }
@@ -235,6 +241,8 @@ const BLOB: Record<string, KeySpec> = {
   max_retries: { kind: "int", prop: "maxRetries", default: 5, zeroIsDefault: true },
   min_wait_msec: { kind: "int", prop: "minWaitMsec", default: 30, zeroIsDefault: true },
   max_wait_msec: { kind: "int", prop: "maxWaitMsec", default: 300000, zeroIsDefault: true },
+  // esgz-fast's own: a chunk is inflated whole into one block of the Wasm core's memory
+  max_chunk_size: { kind: "int", prop: "maxChunkSize", default: DEFAULT_MAX_CHUNK_SIZE, zeroIsDefault: true, max: MAX_BLOCK_SIZE },
 };
 
 const DIRECTORY_CACHE: Record<string, KeySpec> = {
@@ -321,6 +329,7 @@ class FileReader {
         if (raw > BigInt(Number.MAX_SAFE_INTEGER) || raw < -BigInt(Number.MAX_SAFE_INTEGER)) this.fail(where, `integer ${raw} is out of range`);
         const n = Number(raw);
         if (n < 0 && !spec.signed) this.fail(where, `must not be negative, got ${n}`);
+        if (spec.max !== undefined && n > spec.max) this.fail(where, `must be at most ${spec.max}, got ${n}`);
         return n === 0 && spec.zeroIsDefault ? spec.default : n;
       }
     }

@@ -6,8 +6,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CallbackGauge, Counter, CONTENT_TYPE, Histogram, Registry } from "../util/prom.js";
 import type { CacheEvents } from "../cache/index.js";
+import type { Priority } from "../util/priority.js";
 
-export type FetchPriority = "high" | "low";
 /** What a failed verification was about. */
 export type VerificationKind = "chunk" | "toc" | "blob" | "cache";
 
@@ -26,6 +26,9 @@ export class StoreMetrics {
   readonly fuseOps = this.registry.register(new Counter("esgz_fuse_operations_total", "FUSE operations answered, by operation.", ["op"]));
   readonly fuseErrors = this.registry.register(new Counter("esgz_fuse_errors_total", "FUSE operations answered with an error (ENOENT on lookups included), by operation and errno name.", ["op", "errno"]));
   readonly fuseLatency = this.registry.register(new Histogram("esgz_fuse_operation_duration_seconds", "Time from a FUSE request to its answer, by operation.", ["op"]));
+  readonly coreDrops = this.registry.register(new Counter("esgz_worker_core_replacements_total", "Worker core instances replaced after a task, by reason: failed (a trap or abort; that task failed) or memory (grown past 32 MiB by a big chunk).", ["reason"]));
+
+  private workerCoreBytes: () => number = () => 0;
 
   constructor(extra: { cacheBytes?: () => number } = {}) {
     this.registry.register(new CallbackGauge("process_resident_memory_bytes", "Resident memory size in bytes.", () => process.memoryUsage.rss()));
@@ -36,10 +39,16 @@ export class StoreMetrics {
     const start = Math.floor(Date.now() / 1000 - process.uptime());
     this.registry.register(new CallbackGauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.", () => start));
     if (extra.cacheBytes) this.registry.register(new CallbackGauge("esgz_cache_memory_bytes", "Bytes held by the in-memory chunk cache.", extra.cacheBytes));
+    this.registry.register(new CallbackGauge("esgz_worker_core_memory_bytes", "Wasm memory held by the worker threads' core instances, as of their last tasks, in bytes.", () => this.workerCoreBytes()));
+  }
+
+  /** Where `esgz_worker_core_memory_bytes` reads the worker pool's Wasm memory at each scrape. */
+  watchWorkerCores(bytes: () => number): void {
+    this.workerCoreBytes = bytes;
   }
 
   /** One range request finished; `startNs` from `process.hrtime.bigint()`. */
-  fetchDone(priority: FetchPriority, startNs: bigint, bytes: number, failed = false): void {
+  fetchDone(priority: Priority, startNs: bigint, bytes: number, failed = false): void {
     this.fetches.inc({ priority });
     if (failed) this.fetchErrors.inc();
     if (bytes > 0) this.fetchedBytes.inc(undefined, bytes);

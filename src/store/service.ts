@@ -1,24 +1,26 @@
 // Puts the store together from a `StoreConfig`: registry client, chunk cache under `<root>/cache`,
 // TOC reader, verification off the main thread, the layer store, the ALS file system and its mount.
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { AlsFs } from "../fs/als.js";
 import { detachStaleMount, mountFs, type MountedFs } from "../fs/fuse.js";
-import { FsError } from "../fs/errno.js";
 import { EStargzReader, type ReaderDeps } from "../estargz/reader.js";
 import { EStargzError } from "../estargz/errors.js";
 import type { Source } from "../estargz/source.js";
 import { TocIndex } from "../core/toc.js";
-import { chainCredentialProviders, EngineCredentials, fileCredentialProvider, RegistryClient } from "../registry/index.js";
+import { chainCredentialProviders, EngineCredentials, fileCredentialProvider, RegistryClient, RegistryError } from "../registry/index.js";
 import type { CorePool } from "../node/pool.js";
 import { BufferReclaimer } from "../node/reclaim.js";
-import { compileCoreModule, nodeCore } from "../node/core.js";
+import { compileCoreModule, newNodeCore } from "../node/core.js";
 import { holdWasmTierUp } from "../node/tiering.js";
-import type { StoreMetrics } from "./metrics.js";
 import type { OpsRuntime } from "./ops.js";
-import { LayerStore, type ImageLayer } from "./store.js";
+import { LayerStore } from "./store.js";
+import type { ImageLayer, ResolvedImage } from "./image.js";
+import { BindingTable } from "./bindings.js";
 import { storeWorkerPool } from "./workers.js";
-import type { Priority, RangeSource, VerifyBatch } from "./fetcher.js";
+import type { Priority } from "../util/priority.js";
+import type { RangeSource } from "../layer/source.js";
+import type { VerifyBatch } from "../layer/verify.js";
 
 /** The background fetch of a newly opened layer starts after this long without a FUSE request… */
 const BACKGROUND_QUIET_MS = 20;
@@ -57,6 +59,11 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   await mkdir(cfg.root, { recursive: true });
   const poolDir = join(cfg.root, "pool");
   await mkdir(poolDir, { recursive: true });
+  // Verified blob copies live while their layer is open; a killed store's leftovers go.
+  const blobDir = join(cfg.root, "blobs");
+  await rm(blobDir, { recursive: true, force: true });
+  await mkdir(blobDir, { recursive: true, mode: 0o700 });
+  const bindings = await BindingTable.open(join(cfg.root, "bindings.json"), log);
   await detachStaleMount(cfg.mountpoint); // before anything touches it: a dead mount answers ENOTCONN
   await mkdir(cfg.mountpoint, { recursive: true });
   const b = cfg.blob;
@@ -78,6 +85,14 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   cache.onNewBytes((bytes) => reclaimer.note(bytes));
   // Inflate + hash run in worker threads (src/store/workers.ts).
   const pool = given?.pool ?? storeWorkerPool();
+  // A worker replaces its core after a task that made it fail (that task alone fails) or grew it
+  // past CORE_KEEP_BYTES (a big chunk): src/node/pool-worker.ts.
+  metrics.watchWorkerCores(() => pool.coreMemoryBytes);
+  pool.onCoreDropped((e) => {
+    metrics.coreDrops.inc({ reason: e.dropped });
+    if (e.dropped === "failed") log.warn("worker core failed during a task and was replaced; only that task failed", { op: e.op, error: e.reason });
+    else log.debug("worker core replaced after a task grew it", { op: e.op, bytes: e.bytes });
+  });
   // The background fetch's "already on disk?" for a window of chunks: one worker round trip. (Disk
   // cache reads stay on libuv's threads: a worker's buffers freed on this thread stay in the
   // worker's malloc arena — measured +7 MiB peak RSS — and with one worker they queued behind
@@ -103,11 +118,13 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     });
   };
   // The TOC member is inflated, taken out of its tar header and checked against the TOC digest in a
-  // worker; only the index is built here (it lives in this thread's core: every FUSE lookup reads it).
+  // worker; only the index is built here (every FUSE lookup reads it), each layer's in a core instance
+  // of its own: a failure while building one never reaches another's, and a dropped layer's memory
+  // goes with it (~0.2 ms and ~90 KiB per instance).
   const tocDeps: ReaderDeps<TocIndex> = {
     readToc: (member, tocOffset, maxToc, expected, name) =>
       pool.run("readToc", { member, tocOffset, maxToc, expected, name }, { priority: "high", transfer: [member.buffer as ArrayBuffer] }),
-    buildIndex: (json, tocOffset) => TocIndex.build(nodeCore(), json, { tocOffset }),
+    buildIndex: (json, tocOffset) => TocIndex.build(newNodeCore(), json, { tocOffset }),
     // The store reads chunks through its fetcher, not the reader; this keeps the reader whole.
     verifyChunk: async (member, innerOffset, size, digest, use) => {
       const own = Uint8Array.prototype.slice.call(member); // transferred: a copy (a Buffer's slice() is a view)
@@ -122,17 +139,20 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // verification round trips) waits until FUSE has been quiet for a moment, so they do not compete.
   const activity = new FuseActivity();
   const store = new LayerStore({
-    async resolve(ref: string): Promise<ImageLayer[]> {
+    async resolve(ref: string): Promise<ResolvedImage> {
       const img = await registry.resolveImage(ref).finally(releaseTierUp);
       const rootfs = img.config.rootfs as { diff_ids?: unknown } | undefined;
       const diffIds = Array.isArray(rootfs?.diff_ids) ? rootfs.diff_ids as string[] : [];
       if (diffIds.length !== img.layers.length) {
         throw new Error(`config of ${ref} lists ${diffIds.length} diff_ids for ${img.layers.length} layers`);
       }
-      return img.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, annotations: l.annotations, diffId: diffIds[i] }));
+      return {
+        image: `${img.ref.registry}/${img.ref.repository}@${img.manifestDigest}`,
+        layers: img.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, annotations: l.annotations, diffId: diffIds[i] })),
+      };
     },
-    async blobSource(ref: string, layer: ImageLayer): Promise<RangeSource> {
-      const reader = await registry.openBlob(ref, layer.digest, layer.size);
+    async blobSource(image: string, layer: ImageLayer): Promise<RangeSource> {
+      const reader = await registry.openBlob(image, layer.digest, layer.size);
       if (!metrics) return reader;
       // Count range requests and their bytes for the metrics.
       const timed = <T extends Uint8Array | Uint8Array[]>(p: Promise<T>, t0: bigint, priority: Priority): Promise<T> => p.then(
@@ -149,13 +169,15 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       const src: Source = { size: source.size, read: (o, l) => source.read(o, l), name };
       releaseTierUp(); // a no-op: the resolve before released it (here for a layer ever opened without one)
       const reader = await EStargzReader.open(src, tocDeps, { tocDigest, allowUnverifiedToc: cfg.allowNoVerification });
-      return { index: reader.index, tocOffset: reader.footer.tocOffset };
+      return { index: reader.index, tocOffset: reader.footer.tocOffset, tocDigest: reader.tocDigest };
     },
     verify,
     cache,
+    bindings,
     log,
   }, {
     poolDir,
+    blobDir,
     chunkSize: cfg.blob.chunkSize,
     prefetchSize: cfg.prefetchSize,
     prefetchTimeoutMs: cfg.prefetchTimeoutSec * 1000,
@@ -167,21 +189,29 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     resolveTtlMs: cfg.resolveResultEntryTtlSec * 1000,
     idleDropMs: Number(process.env.ESGZ_IDLE_DROP_MS ?? 5 * 60_000),
     beforeBackground: () => activity.quiet(BACKGROUND_QUIET_MS, BACKGROUND_MAX_WAIT_MS),
+    maxChunkSize: cfg.blob.maxChunkSize,
   });
 
   const fs = new AlsFs(store, {
-    onReadError: (path, err) => log.warn("read failed", { path, error: (err as Error).message }),
+    onReadError: (path, err) => {
+      const timeout = timeoutSetting(err);
+      if (timeout) log.warn("read timed out", { path, timeout, error: (err as Error).message });
+      else log.warn("read failed", { path, error: (err as Error).message });
+    },
   });
   // A lookup may resolve an image and open a layer (several registry round trips, retries included):
   // FUSE must not give up before the registry client does.
   const opTimeoutMs = Math.max(cfg.blob.fetchingTimeoutSec, cfg.resolver.request_timeout_sec ?? 30) * 1000 + 30_000;
-  const mount = await mountFs(cfg.mountpoint, instrument(fs, metrics, activity), {
+  const mount = await mountFs(cfg.mountpoint, fs, {
     entryTimeout: cfg.fuse.entryTimeout,
     attrTimeout: cfg.fuse.attrTimeout,
     negativeTimeout: cfg.fuse.entryTimeout,
     opTimeoutMs,
     debug: cfg.debug,
     onError: (op, path, err) => log.error("FUSE handler failed", { op, path, error: (err as Error).message }),
+    // Every request's latency and errno go to the metrics, and FUSE's activity decides when the
+    // background fetch may start.
+    observer: { begin: () => activity.begin(), end: (op, t0, errno) => { activity.end(); metrics.fuseDone(op, t0, errno); } },
   });
   return {
     store, mount,
@@ -199,11 +229,19 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     },
     async close() {
       await mount.unmount().catch((e: Error) => log.warn("unmount failed", { error: e.message }));
-      store.close();
+      await store.close();
       await pool.close();
       await registry.close().catch(() => {});
     },
   };
+}
+
+/** The setting whose bound a failed read ran out of (its registry error, wherever in the cause chain), if it timed out. */
+function timeoutSetting(err: unknown): string | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof RegistryError && e.timeout) return e.timeout === "request" ? "[resolver] request_timeout_sec" : "[blob] fetching_timeout_sec";
+  }
+  return undefined;
 }
 
 /** FUSE requests in flight and when the last one ended. */
@@ -225,29 +263,4 @@ class FuseActivity {
       wait = quietMs - idle;
     }
   }
-}
-
-// Wraps every handler to record its latency and errno in the metrics, and the activity.
-function instrument(fs: AlsFs, metrics: StoreMetrics, activity: FuseActivity): AlsFs {
-  return new Proxy(fs, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== "function" || prop === "constructor") return v;
-      const op = String(prop);
-      return (...args: unknown[]) => {
-        const t0 = process.hrtime.bigint();
-        activity.begin();
-        const fail = (e: unknown) => { activity.end(); metrics.fuseDone(op, t0, e instanceof FsError ? e.code : "EIO"); throw e; };
-        try {
-          const r = (v as (...a: unknown[]) => unknown).apply(target, args);
-          if (r instanceof Promise) return r.then((x) => { activity.end(); metrics.fuseDone(op, t0); return x; }, fail);
-          activity.end();
-          metrics.fuseDone(op, t0);
-          return r;
-        } catch (e) {
-          return fail(e);
-        }
-      };
-    },
-  });
 }

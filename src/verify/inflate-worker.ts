@@ -2,12 +2,14 @@
 // decompressed stream in ~1 MiB batches plus every member boundary; it hashes the stream (diffID) too
 // when the main thread has more to do (balance.ts decides). One pass at a time; the worker is
 // reused for the next layer. Output is bounded: while the main thread has more than OUTPUT_LIMIT bytes
-// unprocessed this thread waits (Atomics), so a decompression bomb cannot fill memory.
+// unprocessed this thread waits (Atomics), so a decompression bomb cannot fill memory. A pass that
+// made the core fail (trap, abort) ends with an error, and the next pass gets a fresh instance.
 import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { BlobInflater, GzipFailure, type MemberBoundary } from "./members.js";
 import { OUTPUT_LIMIT, type FromInflater, type ToInflater } from "./inflate-protocol.js";
 import { sendable } from "../node/transfer.js";
+import { settleNodeCore } from "../node/core.js";
 import { OutputBatches } from "./batches.js";
 
 const port = parentPort!;
@@ -55,12 +57,20 @@ port.on("message", (msg: ToInflater) => {
     inflater?.dispose();
     pass = msg.pass;
     pending = new Int32Array(msg.pending);
-    inflater = new BlobInflater(sink, msg.start);
     failed = false;
     diff = msg.hashDiffId ? createHash("sha256") : undefined;
     size = 0;
     out.reset();
     members = [];
+    try {
+      inflater = new BlobInflater(sink, msg.start);
+    } catch (err) {
+      // the core could not even set up (out of memory): this pass fails, the next one gets a fresh core
+      inflater = undefined;
+      failed = true;
+      settleNodeCore();
+      post({ type: "error", pass, message: `inflater failed: ${(err as Error).message}`, position: -1 });
+    }
     return;
   }
   if (msg.pass !== pass) return;
@@ -70,10 +80,12 @@ port.on("message", (msg: ToInflater) => {
     else {
       inflater!.end();
       flush();
+      settleNodeCore();
       post({ type: "done", pass, diffId: diff ? "sha256:" + diff.digest("hex") : undefined, size });
     }
   } catch (err) {
     failed = true;
+    settleNodeCore(); // the inflater of this pass keeps a failed instance; the next pass's is new
     flush();
     post(err instanceof GzipFailure
       ? { type: "error", pass, message: err.message, position: err.position }

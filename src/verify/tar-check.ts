@@ -7,7 +7,8 @@ import { StreamInput } from "../estargz/tar/input.js";
 import { TarReader, type TarEntry } from "../estargz/tar/reader.js";
 import { LANDMARK_CONTENTS, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_TAR_NAME, cleanEntryName } from "../estargz/toc-json.js";
 import type { CheckBook } from "./checks.js";
-import { T_CHUNK, T_REG, type TocView } from "./toc-view.js";
+import { TocType } from "../core/toc.js";
+import type { TocView } from "./toc-view.js";
 
 /** What the stream showed, for the checks that also need the member boundaries. */
 export interface StreamFacts {
@@ -58,7 +59,7 @@ async function walkTar(input: StreamInput, toc: TocView, book: CheckBook, facts:
   facts.payloadOffset = payloadOffset;
   let ei = 0; // next TOC entry to match
   const nextEntry = (from: number) => {
-    while (from < toc.entryCount && toc.entryType(from) === T_CHUNK) from++;
+    while (from < toc.entryCount && toc.entryType(from) === TocType.chunk) from++;
     return from;
   };
   let sawToc = false;
@@ -131,7 +132,7 @@ async function hashFile(
   tar: TarReader, e: TarEntry, node: number, toc: TocView, book: CheckBook, facts: StreamFacts, payloadOffset: Float64Array,
 ): Promise<void> {
   const name = cleanEntryName(e.name);
-  const known = node >= 0 && toc.type(node) === T_REG && toc.size(node) === e.size;
+  const known = node >= 0 && toc.type(node) === TocType.reg && toc.size(node) === e.size;
   if (node >= 0) payloadOffset[node] = e.payloadOffset;
   const chunks = known ? toc.chunkCount(node) : 0;
   const file: Hash = createHash("sha256");

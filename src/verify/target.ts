@@ -2,8 +2,8 @@
 // OCI layout, registry) each produce a list of these; the checker does not care which one made it.
 import type { Source } from "../estargz/source.js";
 
-export const TOC_DIGEST_ANNOTATION = "containerd.io/snapshot/stargz/toc.digest";
-export const UNCOMPRESSED_SIZE_ANNOTATION = "io.containers.estargz.uncompressed-size";
+import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from "../estargz/annotations.js";
+import type { Descriptor as OciDescriptor } from "../registry/manifest.js";
 
 /** What the descriptor, its annotations and the image config say about a layer; absent = not checked. */
 export interface LayerExpectations {
@@ -31,14 +31,8 @@ export interface LayerTarget {
   open(): Promise<LayerBlob>;
 }
 
-/** A descriptor as in an OCI manifest. */
-export interface Descriptor {
-  mediaType?: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: { os?: string; architecture?: string; variant?: string };
-}
+/** An OCI descriptor whose media type may be missing: verify reads descriptors from untrusted layouts, registries and `--descriptor` files. */
+export type LooseDescriptor = Omit<OciDescriptor, "mediaType"> & { mediaType?: string };
 
 /** Bad arguments or unreadable inputs: exit code 2. */
 export class UsageError extends Error {
@@ -62,7 +56,7 @@ export function checkSize(value: string | number, what: string): number {
 }
 
 /** Expectations carried by a layer descriptor and its annotations. */
-export function expectationsFromDescriptor(d: Descriptor, what: string): LayerExpectations {
+export function expectationsFromDescriptor(d: LooseDescriptor, what: string): LayerExpectations {
   const e: LayerExpectations = { mediaType: d.mediaType };
   if (typeof d.digest !== "string") throw new UsageError(`${what}: descriptor has no "digest"`);
   e.digest = checkDigest(d.digest, `${what}: digest`);

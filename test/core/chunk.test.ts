@@ -6,7 +6,7 @@ import zlib from "node:zlib";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ChunkError, ChunkVerifier, ChunkVerifyError, GzipStreamInflater, InflateError, WasmBuffer, type MemberBoundary } from "../../src/core/index.js";
+import { ChunkError, ChunkVerifier, ChunkVerifyError, GzipStreamInflater, InflateError, MAX_BLOCK_SIZE, WasmBuffer, type MemberBoundary } from "../../src/core/index.js";
 import { nodeCore } from "../../src/node/core.js";
 import { createNodeChunkVerifier } from "../../src/node/chunk.js";
 import { fixtures, fixturesDir } from "../helpers/paths.js";
@@ -251,6 +251,46 @@ test("random chunks: the pipeline agrees with node:zlib + node:crypto", () => {
   } finally {
     wasm.dispose();
     host.dispose();
+  }
+});
+
+test("a chunk that would inflate to more than the core allocates in one block is refused before anything is allocated", () => {
+  const data = Buffer.from("a small chunk\n");
+  const member = zlib.gzipSync(data);
+  const v = createNodeChunkVerifier(core, { hash: "host" });
+  try {
+    assert.equal(Buffer.from(v.verify(member, 0, data.length, sha(data))), data);
+    const before = core.memoryBytes;
+    for (const [inner, size] of [[0, 2 ** 30], [2 ** 30 - 8, 8], [0, 2 ** 40]]) {
+      try {
+        v.verify(member, inner, size, sha(data));
+        assert.unreachable("refused");
+      } catch (e) {
+        assert.instance(e, ChunkVerifyError);
+        const err = e as ChunkVerifyError;
+        assert.is(err.failure, "limit");
+        assert.is(err.code, ChunkError.TOO_LARGE);
+        assert.match(err.message, `is more than the core holds in one block (${MAX_BLOCK_SIZE})`);
+      }
+    }
+    assert.is(core.memoryBytes, before, "memory did not grow");
+    assert.not.ok(core.failed);
+    assert.equal(Buffer.from(v.verify(member, 0, data.length, sha(data))), data, "the verifier goes on");
+  } finally {
+    v.dispose();
+  }
+});
+
+test("WasmBuffer: a block over MAX_BLOCK_SIZE is a RangeError and the block it had is kept", () => {
+  const b = new WasmBuffer(core, 100);
+  try {
+    const p = b.ptr;
+    assert.throws(() => b.ensure(MAX_BLOCK_SIZE + 1), (e: Error) => e instanceof RangeError && /more than the core allocates in one block/.test(e.message));
+    assert.is(b.ptr, p);
+    assert.is(b.capacity, 100);
+    assert.not.ok(core.failed);
+  } finally {
+    b.dispose();
   }
 });
 

@@ -254,8 +254,20 @@ test("a lying TOC (with a matching digest): sizes that do not match the members 
     e.size = 2 ** 40;
   });
   const rc = await open(new MemorySource(c.blob, "huge"), { tocDigest: c.tocDigest });
-  await rejects(rc.readFile(rc.fileId("etc/config"), 0, 10), "limit", /huge: etc\/config @0: chunk of 1099511627776 bytes exceeds the limit/);
+  await rejects(rc.readFile(rc.fileId("etc/config"), 0, 10), "limit", /huge: etc\/config @0: chunk of 1099511627776 bytes, over the limit of 67108864/);
   rc.close();
+  // so is a small chunk that starts far inside its member: the inflated bytes are what count
+  const d = withToc(blob, (es) => {
+    es.find((x) => x.name === "./etc/config")!.innerOffset = 1 << 30;
+  });
+  const rd = await open(new MemorySource(d.blob, "deep"), { tocDigest: d.tocDigest });
+  await rejects(rd.readFile(rd.fileId("etc/config"), 0, 10), "limit", /deep: etc\/config @0: chunk of \d+ bytes at inner offset 1073741824 inflates to \d+ bytes, over the limit of 67108864/);
+  rd.close();
+  // and the bound is the caller's to set
+  const e = withToc(blob, () => {}); // the same TOC, written again (its digest known here)
+  const re = await open(new MemorySource(e.blob, "bound"), { tocDigest: e.tocDigest, maxChunkSize: 5 });
+  await rejects(re.readFile(re.fileId("etc/config"), 0, 10), "limit", /bound: etc\/config @0: chunk of \d+ bytes, over the limit of 5/);
+  re.close();
 });
 
 test("a file digest that disagrees with its (correct) chunks: whole-file reads fail with file-digest, ranges still verify", async () => {

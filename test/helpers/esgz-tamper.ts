@@ -48,7 +48,8 @@ export function tocOfMember(data: Buffer): { json: Buffer; doc: TocDoc } {
   return { json, doc: JSON.parse(json.toString("utf8")) };
 }
 
-function tarHeader(name: string, size: number): Buffer {
+/** A ustar header of a regular file (mode 0644, owner 0, mtime 0). */
+export function tarHeader(name: string, size: number): Buffer {
   const b = Buffer.alloc(512);
   b.write(name, 0, "latin1");
   b.write("0000644\0", 100, "latin1");

@@ -1,6 +1,6 @@
 // An HTTP proxy in front of a real registry that injects faults into chosen requests: error
-// statuses, connections dropped mid-body, slow answers, truncated bodies, rewritten headers and
-// redirects. Every request it sees is recorded (method, path, headers).
+// statuses, connections dropped mid-body, slow answers, bodies trickled a byte at a time, truncated
+// bodies, rewritten headers and redirects. Every request it sees is recorded (method, path, headers).
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse, type Server } from "node:http";
 
 export type Fault =
@@ -9,6 +9,8 @@ export type Fault =
   /** The request reaches the registry, the answer never reaches the client. */
   | { kind: "lose-answer" }
   | { kind: "delay"; ms: number }
+  /** The registry's head at once (status, lengths, ranges all right), then the body one byte every `everyMs`. */
+  | { kind: "trickle"; everyMs: number }
   | { kind: "truncate" }
   | { kind: "header"; name: string; rewrite: (value: string | undefined) => string }
   | { kind: "redirect"; location: (path: string) => string; status?: number }
@@ -28,6 +30,8 @@ export interface FaultProxy {
   url: string;
   rules: FaultRule[];
   seen: SeenRequest[];
+  /** Trickled answers whose client hung up before their last byte. */
+  readonly cutShort: number;
   stop(): Promise<void>;
 }
 
@@ -38,7 +42,7 @@ export interface FaultProxy {
 export async function startFaultProxy(upstream: string, opts: { addHeaders?: Record<string, string> } = {}): Promise<FaultProxy> {
   const agent = new Agent({ keepAlive: true });
   const target = new URL(upstream);
-  const state = { rules: [] as FaultRule[], seen: [] as SeenRequest[] };
+  const state = { rules: [] as FaultRule[], seen: [] as SeenRequest[], cutShort: 0 };
 
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, fault?: Fault) => {
     // The client's Host is kept: the registry builds upload Locations from it, so they point back here.
@@ -58,6 +62,17 @@ export async function startFaultProxy(upstream: string, opts: { addHeaders?: Rec
         if (fault?.kind === "drop-mid-body") {
           res.writeHead(ur.statusCode ?? 502, outHeaders);
           res.write(all.subarray(0, all.length >> 1), () => res.socket?.destroy());
+          return;
+        }
+        if (fault?.kind === "trickle") {
+          res.writeHead(ur.statusCode ?? 502, outHeaders);
+          res.flushHeaders();
+          let at = 0;
+          const timer = setInterval(() => {
+            if (at < all.length) res.write(all.subarray(at, ++at));
+            else { clearInterval(timer); res.end(); }
+          }, fault.everyMs);
+          res.on("close", () => { clearInterval(timer); if (at < all.length) state.cutShort++; });
           return;
         }
         if (fault?.kind === "truncate") {
@@ -113,6 +128,7 @@ export async function startFaultProxy(upstream: string, opts: { addHeaders?: Rec
     set rules(v) { state.rules = v; },
     get seen() { return state.seen; },
     set seen(v) { state.seen = v; },
+    get cutShort() { return state.cutShort; },
     async stop() {
       server.closeAllConnections();
       agent.destroy();

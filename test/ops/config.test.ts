@@ -44,7 +44,7 @@ test("defaults are stargz-store's (no file: --config= as in Go)", async () => {
   );
   assert.equal(c.blob, {
     chunkSize: 50000, prefetchChunkSize: 0, fetchingTimeoutSec: 300, validInterval: 60, checkAlways: false,
-    forceSingleRangeMode: false, maxRetries: 5, minWaitMsec: 30, maxWaitMsec: 300000,
+    forceSingleRangeMode: false, maxRetries: 5, minWaitMsec: 30, maxWaitMsec: 300000, maxChunkSize: 64 << 20,
   });
   assert.equal(c.directoryCache, { maxLruCacheEntry: 10, maxCacheFds: 10, syncAdd: false, direct: true, fadvDontneed: false });
   assert.equal([c.fuse.attrTimeout, c.fuse.entryTimeout, c.fuse.passthrough], [1, 1, false]);
@@ -119,6 +119,7 @@ force_single_range_mode = true
 max_retries = 2
 min_wait_msec = 10
 max_wait_msec = 1000
+max_chunk_size = 134217728
 
 [directory_cache]
 max_lru_cache_entry = 20
@@ -148,7 +149,7 @@ host = "second.example.com"
   assert.not.ok(c.diskCache, "http_cache_type = memory switches the disk cache off");
   assert.equal(c.blob, {
     chunkSize: 131072, prefetchChunkSize: 1000000, fetchingTimeoutSec: 60, validInterval: 0, checkAlways: true,
-    forceSingleRangeMode: true, maxRetries: 2, minWaitMsec: 10, maxWaitMsec: 1000,
+    forceSingleRangeMode: true, maxRetries: 2, minWaitMsec: 10, maxWaitMsec: 1000, maxChunkSize: 134217728,
   });
   assert.equal([c.directoryCache.maxLruCacheEntry, c.directoryCache.direct], [20, false]);
   assert.equal([c.fuse.attrTimeout, c.fuse.entryTimeout], [5, 1]);
@@ -203,6 +204,7 @@ test("bad types and values are rejected naming the file, the key, what was expec
     ["noprefetch = 1", /: noprefetch: must be a boolean \(true or false\), got integer 1$/],
     ["[blob]\nchunk_size = 1.5", /: \[blob\] chunk_size: must be an integer, got float 1.5$/],
     ["[blob]\nchunk_size = -1", /: \[blob\] chunk_size: must not be negative, got -1$/],
+    ["[blob]\nmax_chunk_size = 1073741824", /: \[blob\] max_chunk_size: must be at most 1073741820, got 1073741824$/],
     ["http_cache_type = false", /: http_cache_type: must be a string, got boolean false$/],
     ["blob = 3", /: blob: must be a table \(\[blob\]\), got integer 3$/],
     ["[fuse]\nattr_timeout = 99999999999999999999", /: \[fuse\] attr_timeout: integer 99999999999999999999 is out of range$/],

@@ -50,9 +50,9 @@ test("the endpoint serves the store's metrics over HTTP in the text format, with
 
   const data = new Uint8Array(randomBytes(1000));
   const hex = createHash("sha256").update(data).digest("hex");
-  await cached.get(hex);            // memory miss
+  await cached.get(hex, data.length); // memory miss
   await cached.put(hex, data);
-  await cached.get(hex);            // memory hit
+  await cached.get(hex, data.length); // memory hit
   await cache.put(hex, data);
 
   const t = process.hrtime.bigint();

@@ -30,7 +30,7 @@ test("startOps: notices logged once, cache under <root>/cache feeding the metric
     const data = new TextEncoder().encode("chunk bytes");
     const hex = createHash("sha256").update(data).digest("hex");
     await ops.cache.put(hex, data);
-    await ops.cache.get(hex);
+    await ops.cache.get(hex, data.length);
     assert.equal(await readdir(join(root, "cache", "sha256", hex.slice(0, 2))), [hex]);
 
     const text = await (await fetch(ops.metricsServer!.url)).text();

@@ -27,7 +27,7 @@ const blobGets = (p: FaultProxy) => p.seen.filter(isBlobGet).length;
 let fastAtStart = { requests: 0, fallbacks: 0 };
 function allOnFastPath(c: RegistryClient, since: { requests: number; fallbacks: number }, gets: number): void {
   const now = c.rangeSocketStats!;
-  assert.is(now.requests - since.requests, gets, "every blob GET went on the range-socket fast path");
+  assert.is(now.requests - since.requests, gets, "every blob GET went on the own-socket path");
   assert.is(now.fallbacks - since.fallbacks, 0, "none handed to undici");
 }
 
@@ -120,7 +120,7 @@ test("a slow answer hits the timeout and is retried; always slow ends in a timeo
     assert.is(hex(got), hex(layer.subarray(42, 42 + 4242)));
     assert.is(blobGets(proxy), 2);
     proxy.rules.push({ match: isBlobGet, fault: { kind: "delay", ms: 5000 }, times: 2 });
-    await rejects(impatient.readBlob(ref, digest, [{ offset: 0, length: 10 }]), "timeout", new RegExp(`blob ${digest}: no response headers within the timeout.*gave up after 2 attempts`));
+    await rejects(impatient.readBlob(ref, digest, [{ offset: 0, length: 10 }]), "timeout", new RegExp(`blob ${digest}: request timeout \\(2 s\\) passed before the response headers.*gave up after 2 attempts`));
     allOnFastPath(impatient, fast0, 2 + 2);
   } finally {
     await impatient.close();

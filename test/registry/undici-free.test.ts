@@ -1,5 +1,5 @@
 // A pull (manifest, config, ranged blob reads) from a registry reached directly runs on the
-// range-socket path alone: undici is never loaded into the process (its pool costs ~25 ms and
+// own-socket path alone: undici is never loaded into the process (its pool costs ~25 ms and
 // ~11 MiB at a store's first lookup). A HEAD request still goes to undici, which shows the check
 // sees it. Each pull runs in a child process: this one loads undici to push the test image.
 import { test } from "uvu";
@@ -33,7 +33,7 @@ test("an anonymous pull reads the right bytes without loading undici", async () 
   const r = await pull();
   assert.is(r.head, hex(layer.subarray(0, 1000)));
   assert.is(r.tail, hex(layer.subarray(layer.length - 1000)));
-  assert.is(r.undiciAfterPull, false, "manifest, config and blob ranges went on the range-socket path");
+  assert.is(r.undiciAfterPull, false, "manifest, config and blob ranges went on the own-socket path");
   assert.is(r.undiciAtEnd, false);
 });
 

@@ -1,7 +1,7 @@
 // A process that mounts a one-directory file system and waits to be killed (for the stale-mount test).
 import { constants } from "node:fs";
 import { mountFs } from "../../src/fs/fuse.js";
-import { FsError } from "../../src/fs/errno.js";
+import { FsError } from "../../src/util/errno.js";
 
 const dir = process.argv[2];
 const root = { ino: 1, mode: constants.S_IFDIR | 0o755, nlink: 2, uid: 0, gid: 0, size: 0, rdev: 0, mtime: 0 };

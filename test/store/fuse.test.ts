@@ -9,7 +9,7 @@ import { lstat, mkdir, readdir, readFile, readlink, stat, unlink, writeFile } fr
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mountFs, isMountPoint, type Attr, type FsHandlers } from "../../src/fs/fuse.js";
-import { FsError } from "../../src/fs/errno.js";
+import { FsError } from "../../src/util/errno.js";
 import { cleanupMount, mountOptions, run, tempDir } from "../helpers/fuse.js";
 import { rejects } from "../helpers/assert.js";
 

@@ -5,12 +5,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, open, readFile, stat, symlink } from "node:fs/promises";
+import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { cleanupMount, run, startStore, tempDir, type StoreProcess } from "../helpers/fuse.js";
 import { isolatedPodman, pushGzipImage, type Podman } from "../helpers/podman.js";
 import { runCli } from "../helpers/run-cli.js";
+import { rejects } from "../helpers/assert.js";
 
 let reg: TestRegistry;
 let work: string;
@@ -18,7 +20,7 @@ let mnt: string;
 let store: StoreProcess;
 let podman: Podman;
 /** The eStargz image `esgz-fast convert` made of the plain one. */
-let esgz: { ref: string; layers: Array<{ digest: string; size: number }>; diffIds: string[] };
+let esgz: { ref: string; layers: Array<{ digest: string; size: number; tocDigest: string }>; diffIds: string[] };
 let gzRef: string;
 
 // Layer 1: a shell and the tools the checks run inside the container (host binaries with their
@@ -73,8 +75,8 @@ test.before(async () => {
   const ref = `${reg.host}/e2e/app:v1`;
   const conv = await runCli(["convert", "--json", "--chunk-size", String(64 << 10), gzRef, ref]);
   assert.is(conv.code, 0, conv.stderr);
-  const layers = (JSON.parse(conv.stdout) as { layers: Array<{ to: string; size: number; diffId: string }> }).layers;
-  esgz = { ref, layers: layers.map((l) => ({ digest: l.to, size: l.size })), diffIds: layers.map((l) => l.diffId) };
+  const layers = (JSON.parse(conv.stdout) as { layers: Array<{ to: string; size: number; diffId: string; tocDigest: string }> }).layers;
+  esgz = { ref, layers: layers.map((l) => ({ digest: l.to, size: l.size, tocDigest: l.tocDigest })), diffIds: layers.map((l) => l.diffId) };
   store = await startStore({ mountpoint: mnt, root: join(work, "root"), logLevel: "info" });
   podman = await isolatedPodman(reg.host, mnt);
 });
@@ -121,6 +123,42 @@ test("run: contents and metadata in the container match the same layers pulled n
   assert.match(lazy, /^app\ndeleted-is-gone$/m);
   const big = createHash("sha256").update(await readFile(join(work, "trees", "l2", "data", "big.bin"))).digest("hex");
   assert.match(lazy, new RegExp(`^${big}  /data/big.bin$`, "m"));
+});
+
+// containers/storage ≥ 1.54 (podman ≥ 5.1, CRI-O) looks layers up by TOC digest. Debian 12's podman is
+// 4.3, so the walk is replayed as the engine makes it: info (checked as the engine reads it), diff/,
+// blob, the `use` reference; the diff/ dirs as overlayfs lower dirs run the same listing as the
+// podman run above; the blob is what the engine checks at export; rmdir releases.
+test("the TOC-digest path as containers/storage ≥ 5.1 walks it: info, diff/, blob, use, overlay lower dirs, release", async () => {
+  const dirs = esgz.layers.map((l) => join(mnt, Buffer.from(esgz.ref).toString("base64"), l.tocDigest));
+  for (const [i, dir] of dirs.entries()) {
+    const info = JSON.parse(await readFile(join(dir, "info"), "utf8"));
+    assert.equal(info, { "diff-size": -1, compression: 2, "toc-digest": esgz.layers[i].tocDigest, flags: { "expected-layer-diffid": esgz.diffIds[i] } });
+    assert.ok((await stat(join(dir, "diff"))).isDirectory());
+    assert.is((await stat(join(dir, "blob"))).size, esgz.layers[i].size);
+    await rejects(() => open(join(dir, "use"), "w"), /ENOENT/);
+  }
+  // A container's root as the engine mounts it: the diff/ dirs as lower dirs (through short links, as
+  // containers/storage makes them: a digest's ':' would split lowerdir), an upper dir, a /dev/null.
+  const [merged, upper, wd] = ["merged", "upper", "overlay-work"].map((d) => join(work, d));
+  for (const d of [merged, upper, wd]) await mkdir(d);
+  for (const [i, dir] of dirs.entries()) await symlink(join(dir, "diff"), join(work, `l${i}`));
+  await run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${join(work, "l1")}:${join(work, "l0")},upperdir=${upper},workdir=${wd}`, merged]);
+  try {
+    await run("sh", ["-c", `mkdir -p "${merged}/dev" && mknod -m 666 "${merged}/dev/null" c 1 3`]);
+    const lazy = await run("chroot", [merged, "/bin/sh", "-c", LISTING]);
+    const plain = (await podman.run(["run", "--rm", gzRef, "/bin/sh", "-c", LISTING])).stdout;
+    assert.is(lazy, plain);
+  } finally {
+    await run("umount", [merged]);
+  }
+  // At export the engine gunzips `blob` and checks it against expected-layer-diffid.
+  for (const [i, dir] of dirs.entries()) {
+    const blob = await readFile(join(dir, "blob"));
+    assert.is("sha256:" + createHash("sha256").update(blob).digest("hex"), esgz.layers[i].digest);
+    assert.is("sha256:" + createHash("sha256").update(gunzipSync(blob)).digest("hex"), esgz.diffIds[i]);
+    await rejects(() => run("rmdir", [dir]), /No such file/);
+  }
 });
 
 test("save: every layer of the docker archive hashes to its diffID", async () => {

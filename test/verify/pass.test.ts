@@ -2,6 +2,7 @@
 // (pass.ts, INLINE_BYTES): both ways must give the same digests, member table, decompressed stream and
 // errors, on good blobs, broken gzip, a decompression bomb and a failing read.
 import { createHash } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
 import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { test } from "uvu";
@@ -114,6 +115,23 @@ test("a read that fails: an I/O error and no digest both ways", async () => {
   const [r] = await bothWays(bytes, 64 << 10);
   assert.is(r.ioError, "disk on fire");
   assert.is(r.digest, undefined);
+});
+
+test("a pass whose core runs out of memory (a trap in the inflate worker) fails alone: the next pass on that worker inflates on a fresh core", async () => {
+  const bytes = gzipSync(Buffer.from("x".repeat(1 << 20)));
+  await stopInflateWorker(); // a worker started now has a fresh core of 256 KiB: its inflater needs more
+  setFlagsFromString("--wasm-max-mem-pages=16"); // 1 MiB, for every Wasm memory of the process
+  let failed: PassResult<Seen>;
+  try {
+    failed = await passIn("worker", memoryBlob(bytes));
+  } finally {
+    setFlagsFromString("--wasm-max-mem-pages=4294967295"); // V8's default
+  }
+  assert.match(failed.gzipError?.message ?? "", /^inflater failed: esgz-fast core: \w+\(\) failed: unreachable; the instance is discarded$/);
+  assert.is(failed.digest, "sha256:" + createHash("sha256").update(bytes).digest("hex"), "the blob was still read and hashed");
+  const next = await passIn("worker", memoryBlob(bytes));
+  assert.is(next.gzipError, undefined);
+  assert.is(next.consumed.sha256, "sha256:" + createHash("sha256").update("x".repeat(1 << 20)).digest("hex"));
 });
 
 test.run();

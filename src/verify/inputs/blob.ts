@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { FileBlob } from "../file-blob.js";
 import {
   UsageError, checkDigest, checkSize, expectationsFromDescriptor,
-  type Descriptor, type LayerExpectations, type LayerTarget,
+  type LooseDescriptor, type LayerExpectations, type LayerTarget,
 } from "../target.js";
 
 export interface BlobFlags {
@@ -19,9 +19,9 @@ export interface BlobFlags {
 export async function blobTarget(path: string, flags: BlobFlags): Promise<LayerTarget> {
   let expect: LayerExpectations = {};
   if (flags.descriptor) {
-    let d: Descriptor;
+    let d: LooseDescriptor;
     try {
-      d = JSON.parse(await readFile(flags.descriptor, "utf8")) as Descriptor;
+      d = JSON.parse(await readFile(flags.descriptor, "utf8")) as LooseDescriptor;
     } catch (err) {
       throw new UsageError(`--descriptor ${flags.descriptor}: ${(err as Error).message}`);
     }

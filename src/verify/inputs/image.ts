@@ -2,14 +2,14 @@
 // layer (descriptor annotations + the config's diff_ids), and `--layer` selection.
 import {
   UsageError, checkDigest, expectationsFromDescriptor,
-  type Descriptor, type LayerBlob, type LayerTarget,
+  type LooseDescriptor, type LayerBlob, type LayerTarget,
 } from "../target.js";
 
 export interface Manifest {
   schemaVersion?: number;
   mediaType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
+  config: LooseDescriptor;
+  layers: LooseDescriptor[];
 }
 
 export interface ImageConfig {
@@ -29,12 +29,12 @@ export function parsePlatform(s: string): Platform {
   return { os, architecture, variant };
 }
 
-export function platformMatches(d: Descriptor, p: Platform): boolean {
+export function platformMatches(d: LooseDescriptor, p: Platform): boolean {
   const q = d.platform;
   return !!q && q.os === p.os && q.architecture === p.architecture && (p.variant === undefined || q.variant === p.variant);
 }
 
-export function formatPlatform(d: Descriptor): string {
+export function formatPlatform(d: LooseDescriptor): string {
   const q = d.platform;
   return q ? [q.os, q.architecture, q.variant].filter(Boolean).join("/") : "(no platform)";
 }
@@ -44,7 +44,7 @@ export function imageTargets(
   manifest: Manifest,
   config: ImageConfig,
   what: string,
-  openLayer: (d: Descriptor) => Promise<LayerBlob>,
+  openLayer: (d: LooseDescriptor) => Promise<LayerBlob>,
 ): LayerTarget[] {
   if (!Array.isArray(manifest.layers)) throw new UsageError(`${what}: manifest has no "layers" array`);
   const diffIds = config.rootfs?.diff_ids;

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { FileBlob } from "../file-blob.js";
-import { TrustError, UsageError, checkDigest, type Descriptor, type LayerTarget } from "../target.js";
+import { TrustError, UsageError, checkDigest, type LooseDescriptor, type LayerTarget } from "../target.js";
 import { formatPlatform, imageTargets, platformMatches, type ImageConfig, type Manifest, type Platform } from "./image.js";
 
 const INDEX_TYPES = new Set(["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]);
@@ -24,7 +24,7 @@ function blobPath(dir: string, digest: string, what: string): string {
 }
 
 /** Reads a small blob (index, manifest, config) and checks its digest and size. */
-async function readVerified(dir: string, d: Descriptor, what: string): Promise<unknown> {
+async function readVerified(dir: string, d: LooseDescriptor, what: string): Promise<unknown> {
   let bytes: Buffer;
   try {
     bytes = await readFile(blobPath(dir, d.digest, what));
@@ -49,7 +49,7 @@ export interface LayoutOptions {
 
 /** The layers of the selected image of the layout at `dir`. */
 export async function layoutTargets(dir: string, opts: LayoutOptions = {}): Promise<LayerTarget[]> {
-  let index: { manifests?: Descriptor[] };
+  let index: { manifests?: LooseDescriptor[] };
   try {
     index = JSON.parse(await readFile(join(dir, "index.json"), "utf8"));
   } catch (err) {
@@ -75,9 +75,9 @@ export async function layoutTargets(dir: string, opts: LayoutOptions = {}): Prom
 }
 
 /** Walks nested indexes down to one image manifest, choosing by platform where there is a choice. */
-async function pickManifest(dir: string, list: Descriptor[], platform: Platform | undefined, what: string): Promise<Descriptor> {
+async function pickManifest(dir: string, list: LooseDescriptor[], platform: Platform | undefined, what: string): Promise<LooseDescriptor> {
   if (list.length === 0) throw new UsageError(`${what}: lists no manifests`);
-  let chosen: Descriptor;
+  let chosen: LooseDescriptor;
   if (list.length === 1 && !(platform && list[0].platform && !platformMatches(list[0], platform))) {
     chosen = list[0];
   } else if (platform) {
@@ -88,7 +88,7 @@ async function pickManifest(dir: string, list: Descriptor[], platform: Platform 
     throw new UsageError(`${what}: ${list.length} manifests (${list.map(formatPlatform).join(", ")}); choose one with --platform`);
   }
   if (chosen.mediaType && INDEX_TYPES.has(chosen.mediaType)) {
-    const nested = (await readVerified(dir, chosen, "index")) as { manifests?: Descriptor[] };
+    const nested = (await readVerified(dir, chosen, "index")) as { manifests?: LooseDescriptor[] };
     return pickManifest(dir, nested.manifests ?? [], platform, `index ${chosen.digest}`);
   }
   return chosen;

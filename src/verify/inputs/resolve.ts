@@ -11,6 +11,8 @@ export interface InputOptions extends BlobFlags {
   refName?: string;
   /** Registry hosts configuration (stargz-store's [resolver] TOML) for registry references. */
   hostsConfig?: string;
+  /** Registry references: seconds each request (headers and body) may take; the hosts configuration's, else 30. */
+  timeout?: string | number;
 }
 
 const BLOB_FLAGS = ["digest", "tocDigest", "diffId", "uncompressedSize", "size", "descriptor"] as const;
@@ -30,5 +32,5 @@ export async function resolveInput(input: string, opts: InputOptions): Promise<L
   }
   if (input.startsWith("/") || input.startsWith("./") || input.startsWith("../")) throw new UsageError(`${input}: no such file or directory`);
   const { registryTargets } = await import("./registry.js"); // the registry client loads only when needed
-  return selectLayers(await registryTargets(input, { platform, hostsConfig: opts.hostsConfig }), opts.layer);
+  return selectLayers(await registryTargets(input, { platform, hostsConfig: opts.hostsConfig, timeout: opts.timeout }), opts.layer);
 }

@@ -1,4 +1,4 @@
-// The fast path for blob range GETs (src/registry/range-socket.ts) against a real docker-registry:
+// The fast path for blob range GETs (src/registry/transport.ts) against a real docker-registry:
 // bytes of single ranges, multipart and whole-blob windows; one kept-alive connection reused, counted
 // by a TCP relay; a server closing kept-alive connections between requests; answers it does not
 // frame itself handed to undici; chunked bodies; and TLS (in a child process trusting a test CA).

@@ -8,8 +8,9 @@ import { EStargzReader } from "../../src/estargz/reader.js";
 import { readerDeps } from "../../src/estargz/deps.js";
 import { ChunkCache } from "../../src/cache/index.js";
 import { CorePool } from "../../src/node/pool.js";
-import { Layer, type FetchSettings } from "../../src/store/layer.js";
-import type { ChunkStore, VerifyBatch } from "../../src/store/fetcher.js";
+import { Layer, type FetchSettings } from "../../src/layer/layer.js";
+import type { ChunkStore } from "../../src/layer/cache.js";
+import type { VerifyBatch } from "../../src/layer/verify.js";
 import { packTree } from "../helpers/tartree.js";
 
 const CHUNK = 512 << 10;
@@ -33,14 +34,19 @@ async function layerOf(data: Uint8Array, memoryBytes: number, gate?: Promise<voi
   const memory = await ChunkCache.open({ memoryBytes });
   const asked: string[] = [];
   const cache: ChunkStore = {
-    getMemory: (hex) => memory.getMemory(hex),
+    getMemory: (hex, size) => memory.getMemory(hex, size),
+    hasMemory: (hex) => memory.hasMemory(hex),
     get: (hex, size, p) => { asked.push(hex); return memory.get(hex, size, p); },
     put: (hex, d, p) => memory.put(hex, d, p),
+    remember: (hex, d) => memory.remember(hex, d),
+    hasMany: (hexes) => memory.hasMany(hexes),
+    readable: (hex, size) => memory.readable(hex, size),
+    readInto: (hex, size, into, o, l) => memory.readInto(hex, size, into, o, l),
   };
   const settings: FetchSettings = {
-    chunkSize: 50_000, prefetchSize: 0, prefetchTimeoutMs: 10_000, noPrefetch: true, noBackgroundFetch: true, prefetchAsyncSize: 0,
+    blobDir: "/nonexistent", chunkSize: 50_000, prefetchSize: 0, prefetchTimeoutMs: 10_000, noPrefetch: true, noBackgroundFetch: true, prefetchAsyncSize: 0,
   };
-  const layer = new Layer({ digest: facts.digest, size: blob.length, diffId: facts.diffId }, reader.index, reader.footer.tocOffset,
+  const layer = new Layer({ repository: "test/layer", digest: facts.digest, size: blob.length, tocDigest: facts.tocDigest }, reader.index, reader.footer.tocOffset,
     source, verify, cache, settings, { warn() {}, debug() {} });
   await layer.start();
   const id = reader.fileId("big.bin");
@@ -60,7 +66,7 @@ test("a sequential reader gets the next chunk asked early, on a second pass over
       for (let off = 0; off < data.length; off += 128 << 10) {
         const k = Math.floor(off / CHUNK);
         if (!firstRead.has(k)) firstRead.set(k, asked.length);
-        const n = await layer.readFile(id, out.subarray(off, off + (128 << 10)), off, 128 << 10);
+        const n = await layer.reader.readFile(id, out.subarray(off, off + (128 << 10)), off, 128 << 10);
         assert.is(n, 128 << 10);
       }
       assert.ok(Buffer.from(out).equals(Buffer.from(data)), `pass ${pass}: the file's bytes`);
@@ -79,17 +85,17 @@ test("a read inside a chunk the memory cache holds is answered at once (no promi
   const { layer, id, close } = await layerOf(data, 8 * CHUNK);
   try {
     const first = new Uint8Array(1000);
-    const r1 = layer.readFile(id, first, CHUNK + 10, 1000);
+    const r1 = layer.reader.readFile(id, first, CHUNK + 10, 1000);
     assert.ok(r1 instanceof Promise, "a cold chunk is fetched");
     assert.is(await r1, 1000);
     const again = new Uint8Array(1000);
-    const r2 = layer.readFile(id, again, CHUNK + 10, 1000);
+    const r2 = layer.reader.readFile(id, again, CHUNK + 10, 1000);
     assert.is(r2, 1000, "answered synchronously from memory");
     assert.ok(Buffer.from(again).equals(Buffer.from(data.subarray(CHUNK + 10, CHUNK + 1010))));
     assert.ok(Buffer.from(first).equals(Buffer.from(again)));
     // a read across two chunks takes the asynchronous path (and still gets the right bytes)
     const across = new Uint8Array(2000);
-    const r3 = layer.readFile(id, across, CHUNK - 1000, 2000);
+    const r3 = layer.reader.readFile(id, across, CHUNK - 1000, 2000);
     assert.is(await r3, 2000);
     assert.ok(Buffer.from(across).equals(Buffer.from(data.subarray(CHUNK - 1000, CHUNK + 1000))));
   } finally {
@@ -105,9 +111,9 @@ test("a reader waiting on a chunk the background fetch has in flight gets it ver
   try {
     const m = layer.map;
     const last = m.cid(id, 2);
-    const background = layer.fetcher.fetchRange(0, m.memberEnd[last], "low"); // the whole file, waiting on the gate
+    const background = layer.reader.fetchRange(0, m.memberEnd[last], "low"); // the whole file, waiting on the gate
     const out = new Uint8Array(1000);
-    const read = layer.readFile(id, out, CHUNK + 5, 1000); // chunk 1, in flight in the background
+    const read = layer.reader.readFile(id, out, CHUNK + 5, 1000); // chunk 1, in flight in the background
     await new Promise((r) => setTimeout(r, 20));
     open();
     assert.is(await read, 1000);

@@ -1,6 +1,8 @@
 // Every chunk of a layer in blob order, as flat typed arrays (no object per chunk): where its gzip
 // member starts and ends in the blob, where its payload starts inside the member, its size and digest.
 // Chunk ids ("cid") are positions in this order; the fetcher merges neighbours by walking it.
+// Chunks that inflate to more than the store's bound (`[blob] max_chunk_size`) are marked here, when
+// the layer opens, and never fetched nor handed to a worker: reads of their files fail, nothing else.
 import type { ChunkTable } from "../core/toc.js";
 
 /** The subset of `TocIndex` (src/core/toc.ts) the chunk map is built from. */
@@ -24,8 +26,15 @@ export class ChunkMap {
   readonly count: number;
   /** Sum of the chunks' decompressed sizes. */
   readonly totalSize: number;
+  /** cids of the chunks over `maxChunkSize` (usually none). */
+  private readonly oversized = new Set<number>();
+  /** The most any chunk inflates to: its offset inside its member plus its size. */
+  readonly largestChunk: number;
 
-  constructor(index: ChunkSourceIndex) {
+  /**
+   * `maxChunkSize`: the most a chunk may inflate to (inner offset + size): chunks over it are refused.
+   */
+  constructor(index: ChunkSourceIndex, readonly maxChunkSize = Number.MAX_SAFE_INTEGER) {
     // The TOC's chunk entries (read in one pass: see TocIndex.chunkTable) in blob order, which writers
     // already produce (checked: a sort only when they did not).
     const t = index.chunkTable();
@@ -50,11 +59,16 @@ export class ChunkMap {
     }
     this.firstCid = new Int32Array(index.count).fill(-1);
     let total = 0;
+    let largest = 0;
     for (let cid = 0; cid < n; cid++) {
       total += this.size[cid];
       if (kOf[cid] === 0) this.firstCid[node[cid]] = cid;
+      const extent = this.innerOffset[cid] + this.size[cid];
+      if (extent > largest) largest = extent;
+      if (extent > maxChunkSize) this.oversized.add(cid);
     }
     this.totalSize = total;
+    this.largestChunk = largest;
     // The layout every writer produces: a file's chunks follow each other in the blob. Anything else
     // is refused here rather than served from the wrong chunk.
     for (let cid = 0; cid < n; cid++) {
@@ -63,6 +77,19 @@ export class ChunkMap {
         throw new Error(`chunk ${kOf[cid]} of TOC node ${node[cid]} is not stored after the file's previous chunk`);
       }
     }
+  }
+
+  /** Number of chunks over `maxChunkSize`. */
+  get oversizedCount(): number {
+    return this.oversized.size;
+  }
+
+  /** Why chunk `cid` is not served (it inflates to more than `maxChunkSize`), or undefined. */
+  refusal(cid: number): string | undefined {
+    if (!this.oversized.has(cid)) return undefined;
+    const inner = this.innerOffset[cid];
+    return `chunk sha256:${this.digestHex(cid)} (blob offset ${this.memberStart[cid]}) inflates to ${inner + this.size[cid]} bytes` +
+      `${inner > 0 ? ` (inner offset ${inner} + size ${this.size[cid]})` : ""}, over [blob] max_chunk_size = ${this.maxChunkSize}: not fetched`;
   }
 
   /** cid of chunk k of `node`. */

@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { ChunkTable } from "../../src/core/toc.js";
-import { ChunkMap } from "../../src/store/chunkmap.js";
+import { ChunkMap } from "../../src/layer/chunkmap.js";
 
 interface Chunk { node: number; k: number; start: number; end: number; inner: number; size: number }
 
@@ -55,6 +55,19 @@ test("a TOC listing chunks out of blob order: sorted by member then inner offset
   assert.is(m.digestHex(1), "04".repeat(32));
   assert.is(m.digestHex(3), "01".repeat(32));
   assert.equal([...m.digest(2)], new Array(32).fill(3));
+});
+
+test("chunks that inflate to more than maxChunkSize (inner offset + size) are refused, naming the chunk and the bound; the rest are served", () => {
+  const m = new ChunkMap(index(4, layer), 1000);
+  assert.is(m.oversizedCount, 1);
+  assert.is(m.largestChunk, 4096);
+  assert.match(m.refusal(0) ?? "", new RegExp(`^chunk sha256:${"01".repeat(32)} \\(blob offset 100\\) inflates to 4096 bytes, over \\[blob\\] max_chunk_size = 1000: not fetched$`));
+  assert.equal([1, 2, 3].map((cid) => m.refusal(cid)), [undefined, undefined, undefined]);
+  // a small chunk far inside its member inflates past the bound too
+  const deep = new ChunkMap(index(4, layer), 25);
+  assert.equal([0, 1, 2, 3].map((cid) => deep.refusal(cid) !== undefined), [true, true, false, true]);
+  assert.match(deep.refusal(3) ?? "", /inflates to 30 bytes \(inner offset 10 \+ size 20\), over \[blob\] max_chunk_size = 25/);
+  assert.is(new ChunkMap(index(4, layer)).oversizedCount, 0, "no bound given: none refused");
 });
 
 test("a file whose chunks are not one after another in the blob is refused", () => {

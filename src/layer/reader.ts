@@ -1,5 +1,5 @@
-// Fetch scheduling for one layer: turns "I need these chunks" into as few registry range requests as
-// possible and hands back verified, decompressed chunks.
+// The read path of one layer: a read of a file → the chunks that hold it → memory cache, disk cache,
+// or as few registry range requests as possible → verified bytes → the reader's buffer.
 //
 // * A chunk is fetched whole (its gzip member); the request is widened to `chunk_size` alignment in the
 //   blob and every chunk whose member lies inside the widened range is verified and cached too, so
@@ -7,59 +7,18 @@
 // * Misses whose members are close merge into one range; several ranges go out as one multi-range
 //   request when the source supports it.
 // * Concurrent requests for one chunk share one fetch (the in-flight map).
-// * Nothing reaches the cache or a reader before `verify` (inflate + sha256 against chunkDigest, in a
-//   worker thread) accepted it.
+// * Nothing reaches the cache or a reader before `verify` (inflate + sha256 against the chunk digest, in
+//   a worker thread) accepted it; a read is answered only from chunks that tile the requested range.
+// * A chunk the map refuses (over `[blob] max_chunk_size`) is never fetched: asked for, it fails.
+import type { TocIndex } from "../core/toc.js";
+import { FsError } from "../util/errno.js";
+import type { Priority } from "../util/priority.js";
+import type { ChunkStore } from "./cache.js";
 import type { ChunkMap } from "./chunkmap.js";
+import type { RangeSource } from "./source.js";
+import type { VerifyBatch } from "./verify.js";
 
-export type Priority = "high" | "low";
-
-/**
- * Random access to the compressed blob (the registry's blob reader, a local file...). The bytes
- * returned belong to the caller (the fetcher may transfer their buffer to a worker).
- */
-export interface RangeSource {
-  readonly size: number;
-  /** `priority`: what the bytes are for (the metrics label fetches with it); "high" when omitted. */
-  read(offset: number, length: number, priority?: Priority): Promise<Uint8Array>;
-  /** Several ranges in one request where the server allows it; results in the order asked. */
-  readRanges?(ranges: Array<{ offset: number; length: number }>, priority?: Priority): Promise<Uint8Array[]>;
-}
-
-/** One chunk of a verification batch: its gzip member at [start, end) of the batch's bytes. */
-export interface BatchChunk {
-  start: number;
-  end: number;
-  innerOffset: number;
-  size: number;
-  /** sha256 of the chunk, 32 raw bytes. */
-  digest: Uint8Array;
-}
-
-/**
- * Inflates and checks a batch of chunks off the event loop (the worker pool's `verifyChunks`); per
- * chunk: exactly `size` verified bytes, or the reason it failed.
- */
-export type VerifyBatch = (body: Uint8Array, chunks: BatchChunk[], priority: Priority,
-  /** Called at once with a function that raises a low-priority batch still waiting to high. */
-  promotable?: (promote: () => void) => void) => Promise<Array<Uint8Array | string>>;
-
-/** Verified chunks by digest (hex). `get` must itself re-verify what it read from disk. */
-export interface ChunkStore {
-  getMemory(digestHex: string): Uint8Array | undefined;
-  /** Whether memory holds it, without counting a hit or touching its recency. */
-  hasMemory?(digestHex: string): boolean;
-  get(digestHex: string, size: number, priority: Priority): Promise<Uint8Array | undefined>;
-  /** Keeps verified bytes; the promise (if any) settles once they are on disk. Low priority = nobody waits for them yet. */
-  put(digestHex: string, data: Uint8Array, priority?: Priority): void | Promise<void>;
-  /** Keeps verified bytes in memory as regular entries (a reader got them from a low-priority fetch). */
-  remember?(digestHex: string, data: Uint8Array): void;
-  /** Whether the disk part holds the chunk (without reading it): background work skips those. */
-  has?(digestHex: string): Promise<boolean>;
-  /** `has` for a whole window of chunks at once (preferred over `has` when present). */
-  hasMany?(digestHexes: string[]): Promise<boolean[]>;
-}
-
-export interface FetcherOptions {
+export interface ReaderOptions {
   /** Fetch granularity in blob bytes (stargz-store's `[blob] chunk_size`). */
   chunkSize: number;
   /** Misses closer than this in the blob go out as one range. */
@@ -80,7 +39,14 @@ export interface FetchStats {
 /** Decompressed bytes per verification batch (one worker round trip). */
 const BATCH_BYTES = 1 << 20;
 
-export class ChunkFetcher {
+/** A read starting this close to where the previous one of the file ended is sequential. */
+const SEQUENTIAL_SLACK = 1 << 20;
+
+export interface ReaderLog {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export class ChunkReader {
   private readonly inflight = new Map<number, Promise<Uint8Array>>();
   /** In-flight background chunks a reader now waits for: their verification goes out at high priority. */
   private readonly wanted = new Set<number>();
@@ -92,26 +58,132 @@ export class ChunkFetcher {
   private highWaiting = 0;
   private idleWaiters: Array<() => void> = [];
   readonly stats: FetchStats = { requests: 0, bytes: 0, chunksVerified: 0, cacheHits: 0 };
+  /** Reads wait for this first (the layer's prefetch), until it settles. */
+  private gate: Promise<void> | undefined;
+  /** Set when a check of the layer failed (its blob digest): every later read is EIO. */
+  private failed: string | undefined;
+  /** Where the last read of each recently read file ended (to recognise sequential readers). */
+  private readonly readEnds = new Map<number, number>();
 
   constructor(
+    private readonly index: TocIndex,
     private readonly map: ChunkMap,
     private readonly source: RangeSource,
     private readonly verify: VerifyBatch,
     private readonly cache: ChunkStore,
-    private readonly opts: FetcherOptions,
+    private readonly opts: ReaderOptions,
     /** Blob offset where chunk data ends (the TOC member). */
     private readonly dataEnd: number,
+    /** The layer digest, for messages. */
     private readonly name: string,
+    private readonly log: ReaderLog,
   ) {}
+
+  /** Reads wait until `work` settles (the prefetch: what it fetches is what they will ask for). */
+  holdReadsUntil(work: Promise<void>): void {
+    const gate = work.finally(() => { if (this.gate === gate) this.gate = undefined; });
+    this.gate = gate;
+  }
+
+  /** From now on every read is EIO with `reason`. */
+  fail(reason: string): void {
+    this.failed = reason;
+  }
+
+  /** Why the layer's reads fail, once a check failed. */
+  get failure(): string | undefined {
+    return this.failed;
+  }
+
+  /**
+   * Verified bytes of regular file `id` at `offset` into `into`; the count read (short at EOF). A read
+   * within one chunk that the memory cache holds is answered at once, without a promise: most reads of
+   * a warm layer are, and the promise machinery of the async path was a large part of their cost.
+   */
+  readFile(id: number, into: Uint8Array, offset: number, length: number): number | Promise<number> {
+    if (this.failed) throw new FsError("EIO", this.failed);
+    if (this.gate) return this.gate.then(() => this.readFileNow(id, into, offset, length));
+    return this.readFileNow(id, into, offset, length);
+  }
+
+  private readFileNow(id: number, into: Uint8Array, offset: number, length: number): number | Promise<number> {
+    const ix = this.index;
+    const size = ix.size(id);
+    if (offset >= size || length <= 0) return 0;
+    const end = Math.min(size, offset + length);
+    const k0 = ix.findChunk(id, offset);
+    const k1 = ix.findChunk(id, end - 1);
+    if (k0 < 0 || k1 < 0) throw new FsError("EIO", `no chunk covers offset ${offset} of TOC node ${id}`);
+    const cids: number[] = [];
+    for (let k = k0; k <= k1; k++) cids.push(this.map.cid(id, k));
+    // A process reading a file sequentially: ask for the next chunk now, at the reader's priority (a
+    // low-priority one would queue behind the background fetch by the time the reader gets there).
+    // The kernel's readahead sends several reads at once, not always in order: near enough counts. A
+    // read far from the last end (a new pass from offset 0 included) starts a new sequence.
+    const last = this.readEnds.get(id);
+    const near = last !== undefined && Math.abs(offset - last) <= SEQUENTIAL_SLACK;
+    const sequential = offset === 0 || near;
+    this.readEnds.delete(id);
+    this.readEnds.set(id, near ? Math.max(end, last) : end);
+    if (this.readEnds.size > 256) this.readEnds.delete(this.readEnds.keys().next().value!);
+    if (sequential && k1 + 1 < ix.chunkCount(id)) {
+      const next = this.map.cid(id, k1 + 1);
+      if (!this.inMemory(next) && !this.cache.readable(this.map.digestHex(next), this.map.size[next])) void this.chunk(next, "high").catch(() => {});
+    }
+    const fromChunks = () => this.chunks(cids, "high").then((got) => this.fill(id, into, offset, end, k0, k1, (k) => got.get(this.map.cid(id, k))!));
+    if (k0 !== k1) return fromChunks();
+    const cid = cids[0];
+    const held = this.fromMemory(cid);
+    if (held) return this.fill(id, into, offset, end, k0, k1, () => held);
+    // A chunk the disk cache holds, checked: the bytes asked for go from its file straight into `into`.
+    const cOff = ix.chunkOffset(id, k0);
+    const cSize = this.map.size[cid];
+    if (cOff > offset || cOff + cSize < end) throw this.tocFault(id, `chunk ${k0} (${cSize} bytes at ${cOff}) does not hold bytes ${offset}-${end - 1}`);
+    const direct = this.cache.readInto(this.map.digestHex(cid), cSize, into, offset - cOff, end - offset);
+    if (!direct) return fromChunks();
+    return direct.then((n) => {
+      if (n === undefined) return fromChunks();
+      this.stats.cacheHits++;
+      return n;
+    });
+  }
+
+  // Copies bytes [offset, end) of file `id` from its chunks k0..k1 into `into`. The chunks must tile
+  // that range exactly (each one where the previous ended, each of its size in the TOC): a TOC that
+  // says otherwise gets EIO, never a read that returns bytes it did not fill.
+  private fill(id: number, into: Uint8Array, offset: number, end: number, k0: number, k1: number, chunk: (k: number) => Uint8Array): number {
+    const ix = this.index;
+    let at = ix.chunkOffset(id, k0);
+    if (at > offset) throw this.tocFault(id, `chunk ${k0} starts at ${at}, after the read at ${offset}`);
+    for (let k = k0; k <= k1; k++) {
+      const data = chunk(k);
+      const cOff = ix.chunkOffset(id, k);
+      if (cOff !== at || data.length !== this.map.size[this.map.cid(id, k)]) {
+        throw this.tocFault(id, `chunk ${k} (${data.length} bytes at ${cOff}) does not follow the previous chunk, which ends at ${at}`);
+      }
+      const from = Math.max(offset, cOff);
+      const to = Math.min(end, cOff + data.length);
+      if (to > from) into.set(data.subarray(from - cOff, to - cOff), from - offset);
+      at = cOff + data.length;
+    }
+    if (at < end) throw this.tocFault(id, `its chunks end at ${at}, before ${end}`);
+    return end - offset;
+  }
+
+  private tocFault(id: number, what: string): FsError {
+    const msg = `${this.name}: the TOC's chunks of ${JSON.stringify(this.index.name(id))} do not cover the file: ${what}`;
+    this.log.warn("read refused: TOC chunk list does not add up", { layer: this.name, file: this.index.name(id), problem: what });
+    return new FsError("EIO", msg);
+  }
 
   /** Whether the memory cache holds chunk `cid` now (not counted as a hit). */
   inMemory(cid: number): boolean {
-    return this.cache.hasMemory?.(this.map.digestHex(cid)) ?? false;
+    return this.cache.hasMemory(this.map.digestHex(cid));
   }
 
   /** Chunk `cid` from the memory cache, counted as a hit, or undefined (then ask `chunks`). */
   fromMemory(cid: number): Uint8Array | undefined {
-    const d = this.cache.getMemory(this.map.digestHex(cid));
+    const d = this.cache.getMemory(this.map.digestHex(cid), this.map.size[cid]);
     if (d) this.stats.cacheHits++;
     return d;
   }
@@ -123,22 +195,19 @@ export class ChunkFetcher {
 
   /** The verified bytes of each chunk in `cids`, fetching the missing ones in as few requests as possible. */
   async chunks(cids: number[], priority: Priority): Promise<Map<number, Uint8Array>> {
+    for (const cid of cids) {
+      const refused = this.map.refusal(cid);
+      if (refused) throw new Error(`${this.name}: ${refused}`);
+    }
     const out = new Map<number, Uint8Array>();
     const waits: Array<Promise<void>> = [];
     const missing: number[] = [];
     for (const cid of cids) {
       const mem = this.fromMemory(cid);
       if (mem) { out.set(cid, mem); continue; }
-      const f = this.inflight.get(cid);
-      if (f) {
-        // A reader waiting on a background fetch: its verification must not queue behind background
-        // work (raised now, or issued high once the bytes arrive), and the chunk is kept as the
-        // reader's (not on probation).
-        if (priority === "high") { this.wanted.add(cid); this.promoters.get(cid)?.(); }
-        waits.push(f.then((d) => { out.set(cid, d); if (priority === "high") this.cache.remember?.(this.map.digestHex(cid), d); }));
-        continue;
-      }
-      missing.push(cid);
+      const f = this.join(cid, priority);
+      if (f) waits.push(f.then((d) => { out.set(cid, d); }));
+      else missing.push(cid);
     }
     if (missing.length) {
       if (priority === "high") this.highWaiting++;
@@ -159,6 +228,17 @@ export class ChunkFetcher {
     return out;
   }
 
+  // The fetch of `cid` already under way, if any. A reader (high) joining a background fetch: its
+  // verification must not queue behind background work (raised now, or issued high once the bytes
+  // arrive), and the chunk is kept as the reader's in memory (not on probation).
+  private join(cid: number, priority: Priority): Promise<Uint8Array> | undefined {
+    const f = this.inflight.get(cid);
+    if (!f || priority === "low") return f;
+    this.wanted.add(cid);
+    this.promoters.get(cid)?.();
+    return f.then((d) => { this.cache.remember(this.map.digestHex(cid), d); return d; });
+  }
+
   /** Resolves when no on-demand fetch is waiting (background work yields to reads). */
   whenIdle(): Promise<void> {
     if (this.highWaiting === 0) return Promise.resolve();
@@ -176,15 +256,11 @@ export class ChunkFetcher {
     const first = this.map.firstAtOrAfter(start);
     let cids: number[] = [];
     for (let c = first; c < this.map.count && this.map.memberEnd[c] <= end; c++) {
-      if (!this.inflight.has(c) && !this.cache.getMemory(this.map.digestHex(c))) cids.push(c);
+      if (!this.inflight.has(c) && !this.map.refusal(c) && !this.cache.getMemory(this.map.digestHex(c), this.map.size[c])) cids.push(c);
     }
     // Chunks already on disk (a restarted store) are not fetched again.
-    const has = this.cache.has;
-    if ((this.cache.hasMany || has) && cids.length) {
-      const hexes = cids.map((c) => this.map.digestHex(c));
-      const onDisk = this.cache.hasMany
-        ? await this.cache.hasMany(hexes).catch(() => hexes.map(() => false))
-        : await Promise.all(hexes.map((hex) => has!.call(this.cache, hex).catch(() => false)));
+    if (cids.length) {
+      const onDisk = await this.cache.hasMany(cids.map((c) => this.map.digestHex(c))).catch(() => cids.map(() => false));
       cids = cids.filter((c, i) => !onDisk[i] && !this.inflight.has(c));
       if (cids.length === 0) return;
       start = this.map.memberStart[cids[0]];
@@ -201,7 +277,7 @@ export class ChunkFetcher {
   private fetch(cids: number[], priority: Priority): Map<number, Promise<Uint8Array>> {
     const result = new Map<number, Promise<Uint8Array>>();
     const todo = cids.filter((cid) => {
-      const f = this.inflight.get(cid);
+      const f = this.join(cid, priority);
       if (f) result.set(cid, f);
       return !f;
     }).sort((a, b) => a - b);
@@ -230,7 +306,7 @@ export class ChunkFetcher {
       const extra: number[] = [];
       for (let c = m.firstAtOrAfter(alignedStart); c < m.count && m.memberStart[c] < alignedEnd; c++) {
         if (m.memberEnd[c] > alignedEnd || r.cids.includes(c)) continue;
-        if (this.inflight.has(c) || this.cache.getMemory(m.digestHex(c))) continue;
+        if (this.inflight.has(c) || m.refusal(c) || this.cache.getMemory(m.digestHex(c), m.size[c])) continue;
         extra.push(c);
       }
       const starts = [r.start, ...extra.map((c) => m.memberStart[c])];
@@ -264,7 +340,8 @@ export class ChunkFetcher {
         this.stats.bytes += body.length;
         this.verifyRange(r.cids, body, r.start, priority, settlers);
       }, (err: Error) => {
-        const e = new Error(`${this.name}: fetching blob bytes ${r.start}-${r.end - 1} failed: ${err.message}`);
+        // Out of the in-flight map at once: the next read of these chunks sends a new request.
+        const e = new Error(`${this.name}: fetching blob bytes ${r.start}-${r.end - 1} failed: ${err.message}`, { cause: err });
         for (const cid of r.cids) { this.inflight.delete(cid); this.wanted.delete(cid); settlers.get(cid)!.reject(e); }
       });
     });
