@@ -37,7 +37,9 @@ const result = await build({
   // CommonJS dependencies (cac's, fflate's, undici's) call require() for Node built-ins: an ESM chunk
   // needs a real `require` for that.
   banner: { js: 'import { createRequire as __esgzCreateRequire } from "node:module"; const require = __esgzCreateRequire(import.meta.url);' },
-  external: ["fuse-native", "node-gyp-build"],
+  // grpc-js requires @grpc/proto-loader (and with it protobufjs) only for channelz and ORCA, which the
+  // credential socket does not use: left out, ~0.7 MiB less in the bundle.
+  external: ["fuse-native", "node-gyp-build", "@grpc/proto-loader"],
   logLevel: "warning",
   metafile: true,
 });

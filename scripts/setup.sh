@@ -3,13 +3,14 @@
 #   system: libfuse2 (fuse-native's prebuild links it), fuse3 (fusermount3), the real components the
 #           tests drive (docker-registry, podman, skopeo, runc), chromium for the browser test of the
 #           Wasm core, curl + gzip + coreutils for the benchmarks' baselines, systemd (systemd-notify
-#           for the store's readiness) and python3 (the tests' sd_notify receiver).
+#           for the store's readiness), python3 (the tests' sd_notify receiver) and libnss-wrapper (the
+#           TLS tests give the store process a hosts file of its own: names that are not loopback).
 #   npm:    npm ci from package-lock.json; then `npm run build` (Wasm core + TypeScript).
 # Idempotent: packages already present are skipped, so a second run costs a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(libfuse2 fuse3 docker-registry podman skopeo runc chromium curl ca-certificates jq git python3 attr systemd)
+PKGS=(libfuse2 fuse3 docker-registry podman skopeo runc chromium curl ca-certificates jq git python3 attr systemd libnss-wrapper)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

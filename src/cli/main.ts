@@ -19,14 +19,15 @@ if (command === "mount") {
   const { runMount } = await import("./mount.js");
   process.exitCode = await runMount(process.argv.slice(3));
 } else {
-  const [{ cac }, { registerDemo }, { register: registerMount }, { register: registerVerify }, { register: registerConvert }] = await Promise.all([
-    import("cac"), import("./demo.js"), import("./mount.js"), import("./verify.js"), import("./convert.js"),
+  const [{ cac }, { registerDemo }, { register: registerMount }, { register: registerVerify }, { register: registerConvert }, { register: registerStoreHelper }] = await Promise.all([
+    import("cac"), import("./demo.js"), import("./mount.js"), import("./verify.js"), import("./convert.js"), import("./store-helper.js"),
   ]);
   const cli: CAC = cac("esgz-fast");
   registerDemo(cli);
   registerMount(cli);
   registerVerify(cli);
   registerConvert(cli);
+  registerStoreHelper(cli);
   cli.help();
   cli.version(VERSION);
 

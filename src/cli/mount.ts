@@ -5,6 +5,7 @@ import type { CAC } from "cac";
 import type { StoreConfig } from "../store/config.js";
 import type { OpsRuntime } from "../store/ops.js";
 import type { RunningStore } from "../store/service.js";
+import type { CredentialSocket } from "../store/credential-socket.js";
 
 export function register(cli: CAC): void {
   // main.ts hands `mount …` to runMount before cac parses (cac would answer `mount --help` itself);
@@ -12,7 +13,7 @@ export function register(cli: CAC): void {
   cli
     .command("mount [...args]", "Serve eStargz layers lazily to podman/CRI-O as an Additional Layer Store (stargz-store's flags and config.toml)")
     .allowUnknownOptions()
-    .usage("mount [-config FILE] [-root DIR] [-log-level LEVEL] [-metrics-address HOST:PORT] MOUNTPOINT")
+    .usage("mount [-config FILE] [-root DIR] [-log-level LEVEL] [-addr SOCKET] [-metrics-address HOST:PORT] MOUNTPOINT")
     .action(async () => {
       const i = process.argv.indexOf("mount");
       process.exitCode = await runMount(process.argv.slice(i + 1));
@@ -58,6 +59,22 @@ export async function runMount(argv: string[]): Promise<number> {
     await ops.close();
     return 1;
   }
+  // The credential socket, before readiness (an engine may pull at once); grpc-js itself is loaded
+  // at its first connection. Cannot listen (another store on it): stop, as stargz-store does.
+  let credentialSocket: CredentialSocket | undefined;
+  try {
+    if (cfg.addr) {
+      const { openCredentialSocket } = await import("../store/credential-socket.js");
+      credentialSocket = await openCredentialSocket(cfg.addr, running.addCredentials, log);
+    } else {
+      log.info("no credential socket (--addr is empty)");
+    }
+  } catch (err) {
+    log.fatal("cannot serve the credential socket", { addr: cfg.addr, error: (err as Error).message });
+    await running.close();
+    await ops.close();
+    return 1;
+  }
   // Signal handlers before READY=1: a stop that follows readiness at once must still unmount.
   const stopped = new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -66,6 +83,7 @@ export async function runMount(argv: string[]): Promise<number> {
   await ops.ready();
   const signal = await stopped;
   log.info("stopping", { signal });
+  await credentialSocket?.close();
   await running.close();
   await ops.close();
   log.info("unmounted", { mountpoint: cfg.mountpoint });

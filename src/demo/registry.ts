@@ -2,10 +2,11 @@
 // port with filesystem storage in a temp dir, stopped by PID. Its access log (combined format on
 // stdout) is parsed, so the demo can show — and the tests can prove — which requests reached the
 // registry and how many body bytes each one sent. The demo uses it as is; test/helpers/registry.ts
-// adds auth and pull-through configurations on top.
+// adds auth and pull-through configurations on top, and TLS (HTTPS, optionally client certificates).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -25,7 +26,7 @@ export interface AccessEntry {
 export interface LocalRegistry {
   /** "127.0.0.1:PORT" — what goes into image references. */
   host: string;
-  /** "http://127.0.0.1:PORT" */
+  /** "http://127.0.0.1:PORT" ("https://…" with `tls`) */
   url: string;
   pid: number;
   /** Storage root of the registry (filesystem driver). */
@@ -36,9 +37,21 @@ export interface LocalRegistry {
   stop(): Promise<void>;
 }
 
+/** HTTPS: the registry's certificate (PEM files); `clientCas`: client certificates required, signed by these. */
+export interface RegistryTls {
+  certificate: string;
+  key: string;
+  clientCas?: string[];
+  /** What the harness's own requests (readiness, log markers) trust and present: PEM texts. */
+  harness: { ca: string; cert?: string; key?: string };
+}
+
 export interface LocalRegistryOptions {
   /** YAML lines appended to the config (top-level sections such as `auth:` or `proxy:`). */
   extraConfig?: (dir: string) => Promise<string[]> | string[];
+  tls?: RegistryTls;
+  /** Serve this storage directory (another registry's `dataDir`) instead of a fresh one. */
+  dataDir?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -57,6 +70,21 @@ export async function freePort(): Promise<number> {
       const port = typeof addr === "object" && addr ? addr.port : 0;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/** One GET by the harness itself, body read and dropped (plain fetch, or node:https with the test CA). */
+async function harnessGet(url: string, tls: RegistryTls | undefined, timeoutMs: number): Promise<void> {
+  if (!tls) {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const req = httpsRequest(url, { ...tls.harness, timeout: timeoutMs }, (res) => { res.resume(); res.on("end", resolve); res.on("error", reject); });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
   });
 }
 
@@ -97,7 +125,7 @@ export async function startLocalRegistry(opts: LocalRegistryOptions = {}): Promi
 
 async function startOnce(opts: LocalRegistryOptions): Promise<LocalRegistry> {
   const dir = await mkdtemp(join(tmpdir(), "esgz-registry-"));
-  const dataDir = join(dir, "data");
+  const dataDir = opts.dataDir ?? join(dir, "data");
   const port = await freePort();
   const cfg = join(dir, "config.yml");
   await writeFile(cfg, [
@@ -108,6 +136,10 @@ async function startOnce(opts: LocalRegistryOptions): Promise<LocalRegistry> {
     // upload purging would start a background sweep of the temp storage: nothing to purge here
     "  maintenance:", "    uploadpurging:", "      enabled: false",
     "http:", `  addr: 127.0.0.1:${port}`, `  secret: ${JSON.stringify(randomBytes(16).toString("hex"))}`,
+    ...(opts.tls ? [
+      "  tls:", `    certificate: ${JSON.stringify(opts.tls.certificate)}`, `    key: ${JSON.stringify(opts.tls.key)}`,
+      ...(opts.tls.clientCas ? ["    clientcas:", ...opts.tls.clientCas.map((c) => `      - ${JSON.stringify(c)}`)] : []),
+    ] : []),
     ...(await opts.extraConfig?.(dir) ?? []),
   ].join("\n") + "\n");
   const logPath = join(dir, "access.log");
@@ -122,7 +154,7 @@ async function startOnce(opts: LocalRegistryOptions): Promise<LocalRegistry> {
   let spawnError: Error | undefined;
   child.once("error", (e) => { spawnError = e; });
 
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const host = `127.0.0.1:${port}`;
   let stopped = false;
   const stop = async () => {
@@ -149,8 +181,7 @@ async function startOnce(opts: LocalRegistryOptions): Promise<LocalRegistry> {
       throw new Error(`docker-registry on ${host} failed to start: ${spawnError?.message ?? `exit ${child.exitCode}`}${hint}\n${log}`);
     }
     try {
-      const res = await fetch(`${url}${SYNC_PATH}0`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
+      await harnessGet(`${url}${SYNC_PATH}0`, opts.tls, 1000);
       break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
@@ -166,11 +197,10 @@ async function startOnce(opts: LocalRegistryOptions): Promise<LocalRegistry> {
     // The registry logs a request after answering it: send a marker request and wait for its line,
     // so every request that completed before this call is in the file.
     const marker = `${SYNC_PATH}${++syncN}`;
-    const res = await fetch(url + marker).catch(() => undefined);
-    await res?.arrayBuffer().catch(() => undefined);
+    const sent = await harnessGet(url + marker, opts.tls, 5000).then(() => true, () => false);
     const until = Date.now() + 5000;
     let text = await readFile(logPath, "utf8");
-    while (res && !text.includes(`${marker} `) && Date.now() < until) {
+    while (sent && !text.includes(`${marker} `) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 10));
       text = await readFile(logPath, "utf8");
     }

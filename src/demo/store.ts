@@ -35,6 +35,8 @@ export interface StoreProcessOptions {
   logLevel?: string;
   /** Extra flags before the mountpoint (e.g. `-metrics-address`). */
   args?: string[];
+  /** The credential socket (`-addr`); default `<root>/store.sock`, so that stores side by side do not share one. */
+  addr?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -50,7 +52,8 @@ export async function startStoreProcess(opts: StoreProcessOptions): Promise<Stor
   // $ESGZ_STORE_NODE_ARGS: extra Node flags for the store (profiling: "--cpu-prof --cpu-prof-dir=DIR").
   const nodeArgs = (process.env.ESGZ_STORE_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const child = spawn(process.execPath, [
-    ...nodeArgs, cliPath, "mount", "-root", opts.root, "-config", cfgPath, "-log-level", opts.logLevel ?? "debug", ...(opts.args ?? []), opts.mountpoint,
+    ...nodeArgs, cliPath, "mount", "-root", opts.root, "-config", cfgPath, "-log-level", opts.logLevel ?? "debug",
+    "-addr", opts.addr ?? join(opts.root, "store.sock"), ...(opts.args ?? []), opts.mountpoint,
   ], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
   live.add(child);
   let logs = "";

@@ -120,6 +120,11 @@ export class EndpointAuth {
     return `Bearer ${fresh.value}`;
   }
 
+  /** Drops the tokens obtained so far (the credentials behind them changed). */
+  forgetTokens(): void {
+    this.tokens.clear();
+  }
+
   /**
    * Learns from a 401 answer to a request that carried `sent` (or no) Authorization. Returns true if a
    * retry with `header()` may succeed; false when the same credentials were already refused.

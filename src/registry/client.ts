@@ -12,6 +12,7 @@ import { isDigest, manifestReference, toReference, type Reference } from "./refe
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Session } from "./session.js";
 import { BufferSink, type ProxyConfig } from "./http.js";
+import { TlsTrust } from "./tls.js";
 import { Transport, type RangeSocketStats } from "./transport.js";
 
 /** stargz-store's `[blob]` keys that concern the network. */
@@ -85,7 +86,10 @@ export class RegistryClient {
       maxWaitMs: b.max_wait_msec ?? DEFAULT_RETRY.maxWaitMs,
       budgetMs: (b.fetching_timeout_sec ?? DEFAULT_RETRY.budgetMs / 1000) * 1000,
     };
-    this.transport = new Transport({ connections: opts.connections, userAgent: opts.userAgent, proxy: opts.proxy, rangeSockets: opts.rangeSockets });
+    this.transport = new Transport({
+      connections: opts.connections, userAgent: opts.userAgent, proxy: opts.proxy, rangeSockets: opts.rangeSockets,
+      tls: new TlsTrust({ certsDirs: opts.resolver?.certs_dirs }),
+    });
     this.session = new Session({
       resolver: opts.resolver ?? {},
       retry,
@@ -201,6 +205,11 @@ export class RegistryClient {
   putManifest(refIn: Reference | string, bytes: Uint8Array, mediaType: string, reference?: string): Promise<string> {
     const ref = toReference(refIn);
     return putManifest(this.session, ref, reference ?? manifestReference(ref), bytes, mediaType);
+  }
+
+  /** The credentials for `registry` changed (engine-given): lookups and tokens cached for it are dropped. */
+  forgetCredentials(registry: string): void {
+    this.session.forgetCredentials(registry);
   }
 
   /** Requests, connections, fallbacks of the GET fast path so far (undefined when it is off). */

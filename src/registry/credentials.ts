@@ -1,10 +1,15 @@
 // Registry credentials from the files container tools use, in their order:
 // $REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json, /run/containers/0/auth.json,
 // ~/.docker/config.json. The first file with an entry for the registry wins; inside a file the most
-// specific key wins (containers auth files may key by "host/namespace/repo").
+// specific key wins (containers auth files may key by "host/namespace/repo"). A file's `credHelpers`
+// entry for the registry, or failing an `auths` entry its `credsStore`, names a docker credential
+// helper that is asked instead (cred-helper.ts). Providers chain: the store puts the credentials the
+// engine hands it (engine-credentials.ts) before these files.
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { Logger } from "../util/log.js";
+import { helperCredentials } from "./cred-helper.js";
 import { RegistryError } from "./errors.js";
 import { DOCKER_HUB } from "./reference.js";
 
@@ -15,14 +20,36 @@ export interface Credentials {
   identityToken?: string;
 }
 
-/** Looks up credentials for a registry and repository (undefined = anonymous). */
-export type CredentialProvider = (registry: string, repository: string) => Promise<Credentials | undefined>;
+/** Where the credentials would be sent. */
+export interface CredentialTarget {
+  /** A mirror of the reference's registry (`registry` is then the mirror's host), not the registry itself. */
+  mirror: boolean;
+}
+
+/** Looks up credentials for a registry host and repository (undefined = anonymous). */
+export type CredentialProvider = (registry: string, repository: string, target?: CredentialTarget) => Promise<Credentials | undefined>;
+
+/** The first provider that has credentials answers. */
+export function chainCredentialProviders(...providers: CredentialProvider[]): CredentialProvider {
+  return async (registry, repository, target) => {
+    for (const p of providers) {
+      const c = await p(registry, repository, target);
+      if (c) return c;
+    }
+    return undefined;
+  };
+}
 
 export interface CredentialFileOptions {
+  /** Environment: the files' locations, and the PATH credential helpers are found on. */
   env?: NodeJS.ProcessEnv;
   home?: string;
   /** Replace the standard list of files. */
   files?: string[];
+  /** Where a failing credential helper is reported (it is then skipped). */
+  log?: Pick<Logger, "warn" | "debug">;
+  /** Bound on one helper run (default 10 s). */
+  helperTimeoutMs?: number;
 }
 
 /** The auth files in the order container tools read them. */
@@ -48,6 +75,7 @@ function normaliseKey(key: string): string {
 }
 
 interface AuthEntry { auth?: string; username?: string; password?: string; identitytoken?: string }
+interface AuthFile { auths?: Record<string, AuthEntry>; credHelpers?: Record<string, unknown>; credsStore?: unknown }
 
 function entryToCredentials(e: AuthEntry, file: string, key: string): Credentials | undefined {
   const bad = (why: string) => new RegistryError("config", `${file}: auths."${key}": ${why}`);
@@ -85,8 +113,31 @@ export function credentialsFromAuthFile(json: unknown, registry: string, reposit
   return undefined;
 }
 
+/** The helper a file's `credHelpers` names for the registry (keys normalised as `auths` keys), if any. */
+export function credentialHelperFor(json: unknown, registry: string, file = "auth file"): string | undefined {
+  const helpers = (json as AuthFile | null)?.credHelpers;
+  if (!helpers || typeof helpers !== "object") return undefined;
+  for (const [key, name] of Object.entries(helpers)) {
+    if (normaliseKey(key) !== registry) continue;
+    if (typeof name !== "string" || name === "") throw new RegistryError("config", `${file}: credHelpers."${key}" must name a helper`);
+    return name;
+  }
+  return undefined;
+}
+
 /** Reads the standard files (asynchronously, on every call: edits are picked up). */
 export function fileCredentialProvider(opts: CredentialFileOptions = {}): CredentialProvider {
+  // A helper that fails is reported and skipped: the next file (and then anonymous access) is tried.
+  const ask = async (name: string, registry: string, file: string): Promise<Credentials | undefined> => {
+    try {
+      const c = await helperCredentials(name, registry, { env: opts.env, timeoutMs: opts.helperTimeoutMs });
+      if (!c) opts.log?.debug("credential helper has no credentials for the registry", { helper: name, registry, file });
+      return c;
+    } catch (err) {
+      opts.log?.warn("credential helper failed; trying the next source", { registry, file, error: (err as Error).message });
+      return undefined;
+    }
+  };
   return async (registry, repository) => {
     for (const file of authFilePaths(opts)) {
       let text: string;
@@ -101,8 +152,21 @@ export function fileCredentialProvider(opts: CredentialFileOptions = {}): Creden
       } catch (err) {
         throw new RegistryError("config", `${file}: not valid JSON (${(err as Error).message})`);
       }
+      // As containers/image: a credHelpers entry is the file's whole answer for its registry.
+      const helper = credentialHelperFor(json, registry, file);
+      if (helper !== undefined) {
+        const c = await ask(helper, registry, file);
+        if (c) return c;
+        continue;
+      }
       const creds = credentialsFromAuthFile(json, registry, repository, file);
       if (creds) return creds;
+      // docker's default store for registries without their own entry (`docker login` leaves `auths` markers).
+      const store = (json as AuthFile | null)?.credsStore;
+      if (typeof store === "string" && store !== "") {
+        const c = await ask(store, registry, file);
+        if (c) return c;
+      }
     }
     return undefined;
   };

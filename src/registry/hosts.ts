@@ -26,6 +26,8 @@ export interface HostConfig {
 export interface ResolverConfig {
   request_timeout_sec?: number;
   host?: Record<string, HostConfig>;
+  /** Our extension: the per-host certificate directories (certs.d layout) searched in order; default tls.ts's DEFAULT_CERTS_DIRS. */
+  certs_dirs?: string[];
 }
 
 /** One place to send a registry's requests. */

@@ -5,6 +5,7 @@ import type { Dispatcher } from "undici";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Deadline } from "./deadline.js";
 import { RegistryError } from "./errors.js";
+import { tlsHint } from "./tls.js";
 
 export interface ResponseHead {
   status: number;
@@ -97,15 +98,21 @@ const RETRIABLE_CODES = new Set([
   "ENETUNREACH", "EAI_AGAIN", "UND_ERR_CLOSED", "UND_ERR_DESTROYED", "UND_ERR_ABORTED",
 ]);
 
-/** Maps a transport failure to a RegistryError (retriable when another attempt may succeed). */
-export function networkError(err: unknown, url: URL): RegistryError {
+/**
+ * Maps a transport failure to a RegistryError (retriable when another attempt may succeed).
+ * `certsDir`: the host's certs.d directory, named in the hint of a TLS certificate failure.
+ */
+export function networkError(err: unknown, url: URL, certsDir?: string): RegistryError {
   if (err instanceof RegistryError) return err;
   const e = err as NodeJS.ErrnoException & { code?: string };
   const code = e?.code ?? "";
   const timeout = /TIMEOUT|ETIMEDOUT/.test(code);
+  const hint = url.protocol === "https:" ? tlsHint(code, url.host, certsDir) : undefined;
+  // OpenSSL's own text ("…:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:…") → its reason.
+  const message = e?.message ? (/:SSL routines:[^:]*:([^:]+):/.exec(e.message)?.[1] ?? e.message) : String(err);
   const what = timeout
     ? code === "UND_ERR_BODY_TIMEOUT" ? "body stalled past the timeout" : code === "UND_ERR_CONNECT_TIMEOUT" ? "connect timed out" : "no response headers within the timeout"
-    : code === "UND_ERR_SOCKET" ? `connection closed by the server (${e.message})` : e?.message ?? String(err);
+    : code === "UND_ERR_SOCKET" ? `connection closed by the server (${message})` : `${message}${hint ? ` (${hint})` : ""}`;
   return new RegistryError(timeout ? "timeout" : "network", `${what} [${code || "error"}] on ${url.origin}${url.pathname}`, {
     retriable: RETRIABLE_CODES.has(code) || timeout || code === "",
     timeout: code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" ? "request" : undefined, // an upload's idle bounds

@@ -3,7 +3,10 @@ export { RegistryClient, type RegistryClientOptions, type BlobConfig, type Resol
 export { BlobReader, type ByteRange, type BlobReadOptions } from "./blob.js";
 export { parseReference, formatReference, isDigest, type Reference } from "./reference.js";
 export { endpointsFor, isLoopbackHost, type ResolverConfig, type HostConfig, type MirrorConfig, type Endpoint } from "./hosts.js";
-export { fileCredentialProvider, authFilePaths, credentialsFromAuthFile, type Credentials, type CredentialProvider } from "./credentials.js";
+export { fileCredentialProvider, chainCredentialProviders, authFilePaths, credentialsFromAuthFile, credentialHelperFor, type Credentials, type CredentialProvider, type CredentialTarget } from "./credentials.js";
+export { EngineCredentials, type AddedCredentials } from "./engine-credentials.js";
+export { helperCredentials } from "./cred-helper.js";
+export { TlsTrust, DEFAULT_CERTS_DIRS, type TlsTrustOptions } from "./tls.js";
 export { MediaType, hostPlatform, parsePlatform, formatPlatform, selectManifest, parseManifest, type Descriptor, type ImageManifest, type ImageIndex, type Platform } from "./manifest.js";
 export { RegistryError, type RegistryErrorCode } from "./errors.js";
 export { digestOf } from "./digest.js";

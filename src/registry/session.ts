@@ -108,21 +108,30 @@ export class Session {
     if (!a) {
       // A mirror is authenticated with credentials stored for the mirror's own host.
       const credHost = ep.mirror ? ep.host : ep.registry;
-      a = new EndpointAuth(ep.host, (repository) => this.credentials(credHost, repository), (url, init, budget) => this.fetchToken(ep, url, init, budget));
+      a = new EndpointAuth(ep.host, (repository) => this.credentials(credHost, repository, ep.mirror), (url, init, budget) => this.fetchToken(ep, url, init, budget));
       this.auths.set(ep.origin, a);
     }
     return a;
   }
 
   /** Credentials by host and repository, looked up at most every CREDENTIALS_TTL_MS (basic auth asks per request). */
-  private credentials(host: string, repository: string): Promise<Credentials | undefined> {
-    const key = `${host} ${repository}`;
+  private credentials(host: string, repository: string, mirror: boolean): Promise<Credentials | undefined> {
+    const key = `${host} ${repository}${mirror ? " mirror" : ""}`;
     const hit = this.credentialCache.get(key);
     if (hit && hit.until > Date.now()) return hit.value;
-    const value = this.opts.credentials(host, repository);
+    const value = this.opts.credentials(host, repository, { mirror });
     this.credentialCache.set(key, { value, until: Date.now() + CREDENTIALS_TTL_MS });
     value.catch(() => this.credentialCache.delete(key));
     return value;
+  }
+
+  /**
+   * New credentials for `registry` were given: its cached lookups and the tokens of its own endpoint
+   * (not its mirrors') are dropped, so the next request uses them.
+   */
+  forgetCredentials(registry: string): void {
+    for (const key of this.credentialCache.keys()) if (key.startsWith(`${registry} `) && !key.endsWith(" mirror")) this.credentialCache.delete(key);
+    for (const ep of this.endpoints(registry)) if (!ep.mirror) this.auths.get(ep.origin)?.forgetTokens();
   }
 
   private async fetchToken(ep: Endpoint, url: URL, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Uint8Array }, budget: Deadline) {

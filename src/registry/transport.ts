@@ -5,15 +5,17 @@
 // memory and the body out again (docs/decisions.md). A store that only pulls never loads undici. This
 // path understands responses framed by Content-Length or chunked; anything else (1xx, 204/304, a body
 // ended by the close, a malformed head) comes back before the caller's chooser has seen it and is sent
-// again on undici (undici.ts), which also carries HEAD, uploads and proxied origins. No redirects, auth
-// or retries here: the session (session.ts) does those.
+// again on undici (undici.ts), which also carries HEAD, uploads and proxied origins. Every TLS
+// connection, on either path, uses its host's context from tls.ts (system CAs, certs.d). No redirects,
+// auth or retries here: the session (session.ts) does those.
 import { connect as netConnect, isIP, type Socket } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions, type SecureContext } from "node:tls";
 import type { IncomingHttpHeaders } from "node:http";
 import { deadlineError, deadlineIn, remainingMs, type Deadline } from "./deadline.js";
 import { RegistryError } from "./errors.js";
 import { isLoopbackHost } from "./hosts.js";
 import { networkError, type BodySink, type ProxyConfig, type ResponseHead, type SendOptions, type SinkChooser } from "./http.js";
+import { TlsTrust } from "./tls.js";
 import { proxyConfig, UndiciTransport } from "./undici.js";
 import { VERSION } from "../util/version.js";
 
@@ -26,6 +28,8 @@ export interface TransportOptions {
   rangeSockets?: boolean;
   /** Default: from the environment; `false`: never. Loopback hosts are never proxied (as in Go). */
   proxy?: ProxyConfig | false;
+  /** Whom TLS connections trust (default: Node's CAs, the system bundle, the default certs.d directories). */
+  tls?: TlsTrust;
 }
 
 export class Transport {
@@ -34,6 +38,7 @@ export class Transport {
   private readonly undici: UndiciTransport;
   private readonly proxied: boolean;
   private closed = false;
+  readonly tls: TlsTrust;
 
   constructor(opts: TransportOptions = {}) {
     const connections = opts.connections ?? 8;
@@ -41,7 +46,8 @@ export class Transport {
     this.userAgent = opts.userAgent ?? `esgz-fast/${VERSION}`;
     const proxy = proxyConfig(opts.proxy);
     this.proxied = proxy !== undefined;
-    this.undici = new UndiciTransport({ connections, keepAliveTimeoutMs, proxy });
+    this.tls = opts.tls ?? new TlsTrust();
+    this.undici = new UndiciTransport({ connections, keepAliveTimeoutMs, proxy, tls: this.tls });
     if (opts.rangeSockets !== false) this.sockets = new RangeSockets({ connections, keepAliveTimeoutMs });
   }
 
@@ -52,17 +58,26 @@ export class Transport {
 
   /** One request; resolves with the response head once the sink has the whole body (or asked to stop). */
   send(url: URL, opts: SendOptions, choose: SinkChooser): Promise<ResponseHead> {
+    if (url.protocol !== "https:") return this.sendWith(url, opts, choose, undefined);
+    // The host's TLS settings: read once, then known synchronously.
+    const tls = this.tls.forHost(url.host);
+    return tls instanceof Promise
+      ? tls.then((t) => this.sendWith(url, opts, choose, t.context), (err) => { throw networkError(err, url); })
+      : this.sendWith(url, opts, choose, tls.context);
+  }
+
+  private sendWith(url: URL, opts: SendOptions, choose: SinkChooser, tls: SecureContext | undefined): Promise<ResponseHead> {
     const headers: Record<string, string> = { "user-agent": this.userAgent, ...opts.headers };
     const deadline = opts.deadline ?? (opts.body ? undefined : deadlineIn(opts.timeoutMs, "request"));
     if (this.closed) return Promise.reject(new RegistryError("network", `client closed; cannot reach ${url.origin}`));
     if (this.sockets && opts.method === "GET" && !opts.body && (url.protocol === "http:" || url.protocol === "https:")
       && !(this.proxied && !isLoopbackHost(url.host))) {
-      return this.sockets.send(url, headers, deadline!, choose).then(
-        (r) => (r === FALLBACK ? this.undici.send(url, opts, headers, deadline, choose) : r),
-        (err) => { throw networkError(err, url); },
+      return this.sockets.send(url, headers, deadline!, choose, tls).then(
+        (r) => (r === FALLBACK ? this.undici.send(url, opts, headers, deadline, choose, tls) : r),
+        (err) => { throw networkError(err, url, this.tls.hostDir(url.host)); },
       );
     }
-    return this.undici.send(url, opts, headers, deadline, choose);
+    return this.undici.send(url, opts, headers, deadline, choose, tls);
   }
 
   async close(): Promise<void> {
@@ -151,7 +166,7 @@ class Conn {
     const onread = { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => { this.onRead(buf as Buffer, n); return true; } };
     const ready = u.protocol === "https:" ? "secureConnect" : "connect";
     this.socket = u.protocol === "https:"
-      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"], onread } as ConnectionOptions) // onread works on TLS sockets too (Node 20), the types lack it
+      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ["http/1.1"], secureContext: pool.tls, onread } as ConnectionOptions) // onread works on TLS sockets too (Node 20), the types lack it
       : netConnect({ host, port, onread });
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 60_000);
@@ -401,7 +416,7 @@ class OriginPool {
   private readonly conns = new Set<Conn>();
   private readonly waiting: { req: Request; fresh: boolean }[] = [];
 
-  constructor(readonly owner: RangeSockets, readonly origin: URL, private readonly max: number, private readonly keepAliveMs: number) {}
+  constructor(readonly owner: RangeSockets, readonly origin: URL, readonly tls: SecureContext | undefined, private readonly max: number, private readonly keepAliveMs: number) {}
 
   /** Runs `req` on an idle connection, a new one, or the first to come free. */
   run(req: Request, fresh = false): void {
@@ -469,9 +484,10 @@ export class RangeSockets {
 
   /**
    * A GET of `url` with these headers (lower-case names, host and user-agent included). Resolves
-   * with the head once the sink has the body, or FALLBACK (the chooser was not called).
+   * with the head once the sink has the body, or FALLBACK (the chooser was not called). `tls`: the
+   * origin's context (https; the same for every request to an origin).
    */
-  send(url: URL, headers: Record<string, string>, deadline: Deadline, choose: SinkChooser): Promise<ResponseHead | typeof FALLBACK> {
+  send(url: URL, headers: Record<string, string>, deadline: Deadline, choose: SinkChooser, tls?: SecureContext): Promise<ResponseHead | typeof FALLBACK> {
     let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
     for (const name in headers) {
       const value = headers[name];
@@ -482,7 +498,7 @@ export class RangeSockets {
     if (UNSAFE_HEADER.test(url.pathname + url.search)) return Promise.resolve(FALLBACK);
     let pool = this.pools.get(url.origin);
     if (!pool) {
-      pool = new OriginPool(this, new URL(url.origin), this.opts.connections, this.opts.keepAliveTimeoutMs);
+      pool = new OriginPool(this, new URL(url.origin), tls, this.opts.connections, this.opts.keepAliveTimeoutMs);
       this.pools.set(url.origin, pool);
     }
     const p = pool;

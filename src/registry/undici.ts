@@ -1,13 +1,16 @@
 // HTTP on undici, for what the own sockets of transport.ts do not carry: HEAD, uploads, origins behind
 // a forward proxy, and answers the own sockets hand back. One Pool per origin (keep-alive, bounded
 // connections), requests dispatched with a raw handler so that body bytes go from undici's socket
-// buffers straight to a sink that copies them once into the caller's memory.
+// buffers straight to a sink that copies them once into the caller's memory. TLS connections use the
+// host's context (tls.ts), given with each request: an origin's pool, and a proxy agent per context.
 import { createRequire } from "node:module";
+import type { SecureContext } from "node:tls";
 import type { Dispatcher, EnvHttpProxyAgent, Pool } from "undici";
 import { deadlineError, remainingMs, type Deadline } from "./deadline.js";
 import { RegistryError } from "./errors.js";
 import { isLoopbackHost } from "./hosts.js";
 import { discardSink, networkError, type BodySink, type ProxyConfig, type ResponseHead, type SendOptions, type SinkChooser } from "./http.js";
+import type { TlsTrust } from "./tls.js";
 
 // undici's index loads all of undici (fetch, WebSocket, caches, mocks): ~200 ms and ~19 MiB RSS
 // measured at the store's start, against ~55 ms and ~11 MiB for the pool alone, which is all that
@@ -34,34 +37,48 @@ class DoneEarly extends Error {}
 /** The undici side of the transport (transport.ts decides what goes where). */
 export class UndiciTransport {
   private readonly pools = new Map<string, Pool>();
-  /** Set when a forward proxy is configured: one Pool per origin inside it, tunnelled through the proxy. */
-  private readonly proxied: EnvHttpProxyAgent | undefined;
+  /** Set when a forward proxy is configured. */
+  private readonly proxy: ProxyConfig | undefined;
+  /** The proxy agents (one Pool per origin inside each, tunnelled through the proxy), one per TLS context. */
+  private readonly proxied = new Map<SecureContext | undefined, EnvHttpProxyAgent>();
   private readonly connections: number;
   private readonly keepAliveTimeoutMs: number;
+  private readonly tls: TlsTrust;
   private closed = false;
 
-  /** `proxy`: the settings in effect (`proxyConfig`), undefined for none. */
-  constructor(opts: { connections: number; keepAliveTimeoutMs: number; proxy?: ProxyConfig }) {
+  /** `proxy`: the settings in effect (`proxyConfig`), undefined for none; `tls`: names certs.d directories in errors. */
+  constructor(opts: { connections: number; keepAliveTimeoutMs: number; proxy?: ProxyConfig; tls: TlsTrust }) {
     this.connections = opts.connections;
     this.keepAliveTimeoutMs = opts.keepAliveTimeoutMs;
-    const proxy = opts.proxy;
-    if (proxy) {
+    this.proxy = opts.proxy;
+    this.tls = opts.tls;
+  }
+
+  /** Who carries requests to an origin: its own pool, or a proxy agent (loopback hosts never go through it, as in Go). */
+  private dispatcher(url: URL, tls: SecureContext | undefined): Pool | EnvHttpProxyAgent {
+    return this.proxy !== undefined && !isLoopbackHost(url.host) ? this.proxyAgent(tls) : this.pool(url.origin, tls);
+  }
+
+  /** The proxy agent whose tunnelled (and NO_PROXY) TLS connections use `tls`, made on first use. */
+  private proxyAgent(tls: SecureContext | undefined): EnvHttpProxyAgent {
+    let a = this.proxied.get(tls);
+    if (!a) {
+      if (this.closed) throw new RegistryError("network", "client closed");
+      const proxy = this.proxy!;
       const EnvHttpProxyAgent = loadProxyAgent();
-      this.proxied = new EnvHttpProxyAgent({
+      a = new EnvHttpProxyAgent({
         httpProxy: proxy.http ?? "", httpsProxy: proxy.https ?? proxy.http ?? "", noProxy: proxy.noProxy ?? "",
         connections: this.connections, pipelining: 1, keepAliveTimeout: this.keepAliveTimeoutMs,
-        keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000), connect: { timeout: 10_000 },
+        keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000),
+        connect: { timeout: 10_000, secureContext: tls }, requestTls: { secureContext: tls },
       });
+      this.proxied.set(tls, a);
     }
+    return a;
   }
 
-  /** Who carries requests to an origin: its own pool, or the proxy agent (loopback hosts never go through it, as in Go). */
-  private dispatcher(url: URL): Pool | EnvHttpProxyAgent {
-    return this.proxied !== undefined && !isLoopbackHost(url.host) ? this.proxied : this.pool(url.origin);
-  }
-
-  /** The pool for an origin, made on first use. */
-  private pool(origin: string): Pool {
+  /** The pool for an origin, made on first use (`tls`: the origin's context, for https). */
+  private pool(origin: string, tls: SecureContext | undefined): Pool {
     let p = this.pools.get(origin);
     if (!p) {
       if (this.closed) throw new RegistryError("network", `client closed; cannot reach ${origin}`);
@@ -71,16 +88,22 @@ export class UndiciTransport {
         pipelining: 1,
         keepAliveTimeout: this.keepAliveTimeoutMs,
         keepAliveMaxTimeout: Math.max(this.keepAliveTimeoutMs, 60_000),
-        connect: { timeout: 10_000 },
+        connect: { timeout: 10_000, secureContext: tls },
       });
       this.pools.set(origin, p);
     }
     return p;
   }
 
-  /** One request with its final headers and deadline (see `SendOptions`). */
-  send(url: URL, opts: SendOptions, headers: Record<string, string>, deadline: Deadline | undefined, choose: SinkChooser): Promise<ResponseHead> {
-    const dispatcher = this.dispatcher(url);
+  /** One request with its final headers and deadline (see `SendOptions`); `tls`: the origin's context (https). */
+  send(url: URL, opts: SendOptions, headers: Record<string, string>, deadline: Deadline | undefined, choose: SinkChooser, tls?: SecureContext): Promise<ResponseHead> {
+    let dispatcher: Pool | EnvHttpProxyAgent;
+    try {
+      dispatcher = this.dispatcher(url, tls);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const tlsTrust = this.tls;
     if (opts.body) headers["content-length"] = String(opts.body.byteLength); // send() made this object for this request
     return new Promise<ResponseHead>((resolve, reject) => {
       let head: ResponseHead | undefined;
@@ -93,7 +116,7 @@ export class UndiciTransport {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(networkError(err, url));
+        reject(networkError(err, url, tlsTrust.hostDir(url.host)));
       };
       const finish = () => {
         if (settled) return;
@@ -183,9 +206,9 @@ export class UndiciTransport {
 
   async close(): Promise<void> {
     this.closed = true;
-    const pools: { destroy(): Promise<void> }[] = [...this.pools.values()];
-    if (this.proxied) pools.push(this.proxied);
+    const pools: { destroy(): Promise<void> }[] = [...this.pools.values(), ...this.proxied.values()];
     this.pools.clear();
+    this.proxied.clear();
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
   }
 }

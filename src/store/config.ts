@@ -71,7 +71,7 @@ export interface StoreConfig {
   configPath: string;
   root: string;
   logLevel: Level;
-  /** stargz-store's credential socket path (accepted; see `unimplemented`). */
+  /** The credential socket (stargz-store's `--addr`): where engines' auth helpers send credentials; "" = none (`--addr=`). */
   addr: string;
   /** Absolute path; "" only when `help` or `version` is set. */
   mountpoint: string;
@@ -125,7 +125,7 @@ const FLAGS: Record<string, FlagSpec> = {
   config: { kind: "string", usage: `path to the configuration file (default ${DEFAULT_CONFIG_PATH})` },
   root: { kind: "string", usage: `path to the root directory for this store (default ${DEFAULT_ROOT})` },
   "log-level": { kind: "string", usage: "set the logging level [trace, debug, info, warn, error, fatal, panic] (default info)" },
-  addr: { kind: "string", usage: `path to the credential socket (default ${DEFAULT_ADDR}; accepted, not served)` },
+  addr: { kind: "string", usage: `path to the credential socket engines' auth helpers send registry credentials to (default ${DEFAULT_ADDR})` },
   "metrics-address": { kind: "string", usage: "host:port to serve Prometheus metrics on (default: off)" },
   "memory-cache-bytes": { kind: "string", usage: `bound of the in-memory chunk cache in bytes (default ${DEFAULT_MEMORY_CACHE_BYTES})` },
   help: { kind: "bool", usage: "show this help" },
@@ -182,6 +182,8 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
   }
   return { values, bools, args: argv.slice(i) };
 }
+
+const resolveAddr = (v: string): string => (v === "" ? "" : resolve(v));
 
 function parseHostPort(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(v);
@@ -345,6 +347,10 @@ class FileReader {
         if (!isTable(v)) this.fail("[resolver] host", `must be a table of registry names, got ${describe(v)}`);
         out.host = {};
         for (const [name, h] of Object.entries(v)) out.host[name] = this.host(h, name);
+      } else if (key === "certs_dirs") {
+        // Our extension (stargz-store has no such key): where per-registry TLS files live.
+        if (!Array.isArray(v) || !v.every((d) => typeof d === "string" && d !== "")) this.fail("[resolver] certs_dirs", `must be an array of directory paths, got ${describe(v)}`);
+        out.certs_dirs = v as string[];
       } else {
         this.warnings.push(`${this.file}: unknown key [resolver] ${key} ignored`);
       }
@@ -478,7 +484,6 @@ export async function loadConfig(argv: readonly string[]): Promise<StoreConfig> 
   const resolver = reader.resolver(doc?.resolver);
 
   if (top.disableVerification === true) throw new ConfigError("content verification can't be disabled");
-  if (flags.values.has("addr")) reader.unimplemented.push("--addr: the credential socket is not served; credentials come from the auth files (docs/operators.md)");
 
   const { disableVerification: _dv, resolveResultEntry: _rre, ...rest } = top;
   const httpCacheType = rest.httpCacheType as string;
@@ -487,7 +492,7 @@ export async function loadConfig(argv: readonly string[]): Promise<StoreConfig> 
     configPath,
     root: resolve(flags.values.get("root") ?? DEFAULT_ROOT),
     logLevel,
-    addr: flags.values.get("addr") ?? DEFAULT_ADDR,
+    addr: resolveAddr(flags.values.get("addr") ?? DEFAULT_ADDR),
     mountpoint: mountpointArg ? resolve(mountpointArg) : "",
     metricsAddress,
     memoryCacheBytes,

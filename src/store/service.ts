@@ -8,7 +8,7 @@ import { EStargzReader, type ReaderDeps } from "../estargz/reader.js";
 import { EStargzError } from "../estargz/errors.js";
 import type { Source } from "../estargz/source.js";
 import { TocIndex } from "../core/toc.js";
-import { RegistryClient, RegistryError } from "../registry/index.js";
+import { chainCredentialProviders, EngineCredentials, fileCredentialProvider, RegistryClient, RegistryError } from "../registry/index.js";
 import { compileCoreModule, newNodeCore } from "../node/core.js";
 import { holdWasmTierUp } from "../node/tiering.js";
 import type { OpsRuntime } from "./ops.js";
@@ -28,6 +28,11 @@ const BACKGROUND_MAX_WAIT_MS = 250;
 export interface RunningStore {
   store: LayerStore;
   mount: MountedFs;
+  /**
+   * Credentials from the engine (an AddCredential request's data, see credential-socket.ts): kept in
+   * memory, before the auth files. Throws, without quoting the data, when it is malformed.
+   */
+  addCredentials(data: Uint8Array): void;
   /** Unmounts, stops background work, closes connections. */
   close(): Promise<void>;
 }
@@ -57,8 +62,11 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   await detachStaleMount(cfg.mountpoint); // before anything touches it: a dead mount answers ENOTCONN
   await mkdir(cfg.mountpoint, { recursive: true });
   const b = cfg.blob;
+  // Engine-given credentials first, then the auth files (and the credential helpers they name), then anonymous.
+  const engineCredentials = new EngineCredentials();
   const registry = new RegistryClient({
     resolver: cfg.resolver,
+    credentials: chainCredentialProviders(engineCredentials.provider, fileCredentialProvider({ log: log.child({ component: "credentials" }) })),
     blob: {
       max_retries: b.maxRetries, min_wait_msec: b.minWaitMsec, max_wait_msec: b.maxWaitMsec,
       fetching_timeout_sec: b.fetchingTimeoutSec, force_single_range_mode: b.forceSingleRangeMode,
@@ -188,6 +196,18 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   });
   return {
     store, mount,
+    addCredentials(data) {
+      let added;
+      try {
+        added = engineCredentials.add(data);
+      } catch (err) {
+        log.warn("credentials from the engine refused", { error: (err as Error).message });
+        throw err;
+      }
+      for (const r of added.changed) registry.forgetCredentials(r);
+      // Which repositories, never what: credentials are not logged.
+      log.info("credentials received from the engine", { repositories: added.repositories, changed: added.changed.length > 0 });
+    },
     async close() {
       await mount.unmount().catch((e: Error) => log.warn("unmount failed", { error: e.message }));
       await store.close();

@@ -23,7 +23,7 @@ export interface PushedEStargz extends PushedImage {
 
 /** Pushes an image whose layers are the eStargz conversions of `tars` (annotated as converters do). */
 export async function pushEStargzImage(reg: TestRegistry, repo: string, tag: string, tars: string[],
-  opts: { chunkSize?: number; cmd?: string[] } = {}): Promise<PushedEStargz> {
+  opts: { chunkSize?: number; cmd?: string[]; auth?: { user: string; password: string } } = {}): Promise<PushedEStargz> {
   const conv = [];
   for (const t of tars) conv.push(await estargzOf(t, opts.chunkSize));
   const pushed = await pushImage(reg, repo, tag, {
@@ -36,6 +36,7 @@ export async function pushEStargzImage(reg: TestRegistry, repo: string, tag: str
       rootfs: { type: "layers", diff_ids: conv.map((c) => c.facts.diffId) },
       config: { Cmd: opts.cmd ?? ["/bin/sh"], Env: ["PATH=/bin:/usr/bin"] },
     },
+    auth: opts.auth,
   });
   return { ...pushed, facts: conv.map((c) => c.facts), blobs: conv.map((c) => c.blob) };
 }

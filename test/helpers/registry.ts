@@ -7,9 +7,9 @@ import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
-import { freePort, startLocalRegistry, type AccessEntry, type LocalRegistry } from "../../src/demo/registry.js";
+import { freePort, startLocalRegistry, type AccessEntry, type LocalRegistry, type RegistryTls } from "../../src/demo/registry.js";
 
-export { freePort, type AccessEntry };
+export { freePort, type AccessEntry, type RegistryTls };
 
 export interface StartRegistryOptions {
   /** Basic auth with one user (bcrypt htpasswd file). */
@@ -20,6 +20,10 @@ export interface StartRegistryOptions {
   proxyRemoteUrl?: string;
   proxyUser?: string;
   proxyPassword?: string;
+  /** HTTPS (and client certificates), see src/demo/registry.ts. */
+  tls?: RegistryTls;
+  /** Serve another registry's storage (e.g. a plain one the test pushed to). */
+  dataDir?: string;
 }
 
 export type TestRegistry = LocalRegistry;
@@ -53,7 +57,7 @@ async function extraConfig(dir: string, opts: StartRegistryOptions): Promise<str
 
 /** Starts one registry (src/demo/registry.ts) with the given auth / pull-through configuration. */
 export function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
-  return startLocalRegistry({ extraConfig: (dir) => extraConfig(dir, opts) });
+  return startLocalRegistry({ extraConfig: (dir) => extraConfig(dir, opts), tls: opts.tls, dataDir: opts.dataDir });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 // A small token service for `docker-registry` token auth: issues RS256 JWTs with an x5c header
-// (self-signed cert made with openssl), grants by user, and records every request it answers.
+// (self-signed cert made with openssl), grants by user, and records every request it answers; over
+// HTTPS when given a certificate.
 import { execFileSync } from "node:child_process";
 import { createPrivateKey, randomBytes, sign } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -33,7 +35,8 @@ const b64url = (b: Buffer | string) => Buffer.from(b).toString("base64url");
  * `users`: name → password (Basic at GET) or refresh token (POST refresh_token grant). Authenticated
  * users get what they ask for; anonymous callers get pull on repositories under `public/` only.
  */
-export async function startTokenServer(users: Record<string, { password?: string; refreshToken?: string }>): Promise<TokenServer> {
+export async function startTokenServer(users: Record<string, { password?: string; refreshToken?: string }>,
+  opts: { tls?: { cert: string; key: string } } = {}): Promise<TokenServer> {
   const dir = await mkdtemp(join(tmpdir(), "esgz-token-"));
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "2", "-subj", "/CN=esgz-test-token"], { stdio: "ignore" });
   const key = createPrivateKey(await readFile(join(dir, "key.pem")));
@@ -58,7 +61,7 @@ export async function startTokenServer(users: Record<string, { password?: string
     return `${input}.${b64url(sign("sha256", Buffer.from(input), key))}`;
   };
 
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -91,11 +94,13 @@ export async function startTokenServer(users: Record<string, { password?: string
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ token: issue(user, scopes), expires_in: state.expiresIn, issued_at: new Date().toISOString() }));
     });
-  });
+  };
+  // With `tls` (PEM texts): the realm is https.
+  const server: Server = opts.tls ? createHttpsServer(opts.tls, handler) : createServer(handler);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
   const ts = state as TokenServer;
-  ts.realm = `http://127.0.0.1:${port}/token`;
+  ts.realm = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}/token`;
   ts.stop = async () => {
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));

@@ -37,7 +37,7 @@ test("esgz-fast --help: every command listed, printed once", async () => {
     const r = await runCli(args);
     assert.is(r.code, 0, args.join(" "));
     assert.is(count(r.stdout, /Usage:/), 1, r.stdout);
-    for (const c of ["demo", "mount [...args]", "verify <input>", "convert <in> <out>"]) assert.ok(r.stdout.includes(`  ${c} `), `${c} listed`);
+    for (const c of ["demo", "mount [...args]", "verify <input>", "convert <in> <out>", "store-helper [addr]"]) assert.ok(r.stdout.includes(`  ${c} `), `${c} listed`);
   }
   const bad = await runCli(["no-such-command"]);
   assert.is(bad.code, 2);
@@ -60,6 +60,15 @@ test("verify --help: usage names the command, every check and flag", async () =>
   for (const f of ["--digest", "--size", "--toc-digest", "--diff-id", "--uncompressed-size", "--descriptor", "--layer", "--platform", "--ref-name", "--hosts-config", "--json", "--no-progress"]) {
     assert.ok(r.stdout.includes(`  ${f} `), `${f} in verify --help`);
   }
+});
+
+test("store-helper --help: what goes on stdin and the default socket; nothing read from stdin", async () => {
+  const r = await runCli(["store-helper", "--help"]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(count(r.stdout, /Usage:/), 1);
+  assert.match(r.stdout, /\$ esgz-fast store-helper \[ADDR\]/);
+  assert.match(r.stdout, /default \/var\/lib\/stargz-store\/store\.sock/);
+  assert.match(r.stdout, /"identityToken"/);
 });
 
 test("convert --help: usage and every flag", async () => {

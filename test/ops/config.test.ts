@@ -212,6 +212,7 @@ test("bad types and values are rejected naming the file, the key, what was expec
     ['[[resolver.host."a".mirrors]]\nhost = "m"\nheader = { x = 1 }', /\[\[resolver.host."a".mirrors\]\] #1 header x: must be a string or an array of strings, got integer 1$/],
     ["[resolver]\nrequest_timeout_sec = \"30s\"", /\[resolver\] request_timeout_sec: must be an integer, got string "30s"$/],
     ["a = [1,", /failed to parse config file ".*" \(line \d+, column \d+\)/],
+    ['[resolver]\ncerts_dirs = "/etc/containers/certs.d"', /\[resolver\] certs_dirs: must be an array of directory paths, got string "\/etc\/containers\/certs.d"$/],
   ];
   for (const [text, pattern] of cases) await rejects(withFile(text), pattern, 1);
 });
@@ -220,6 +221,14 @@ test("resolver timeouts: 0 = default, negative (no timeout in stargz-store) anno
   const c = await withFile('[resolver]\nrequest_timeout_sec = 0\n[[resolver.host."h".mirrors]]\nhost = "m"\nrequest_timeout_sec = -1\n');
   assert.equal(c.resolver, { host: { h: { mirrors: [{ host: "m" }] } } });
   assert.match(c.unimplemented.join("\n"), /request_timeout_sec = -1: "no timeout" is not supported/);
+});
+
+test("--addr: relative to the working directory, empty = no credential socket; [resolver] certs_dirs read as given", async () => {
+  assert.is((await loadConfig(["--config=", "-addr", "run/s.sock", "/m"])).addr, join(process.cwd(), "run/s.sock"));
+  assert.is((await loadConfig(["--config=", "-addr=", "/m"])).addr, "");
+  const c = await withFile('[resolver]\ncerts_dirs = ["/srv/certs.d", "/etc/containers/certs.d"]\n');
+  assert.equal(c.resolver, { certs_dirs: ["/srv/certs.d", "/etc/containers/certs.d"] });
+  assert.equal([c.warnings, c.unimplemented], [[], []]);
 });
 
 test("the [resolver] section is what the registry client consumes: mirrors in order, then the host", async () => {

@@ -1,11 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { repoRoot } from "../helpers/paths.js";
+import { cliPath } from "../helpers/run-cli.js";
 import { loadConfig, DEFAULT_CONFIG_PATH, DEFAULT_ROOT, UNIMPLEMENTED_KEYS } from "../../src/store/config.js";
 import { StoreMetrics } from "../../src/store/metrics.js";
 
@@ -78,6 +79,20 @@ test("docs/operators.md lists exactly the metrics the store exports and every ke
     const row = table.split("\n").find((l) => new RegExp(`[\`\\s]${name}\``).test(l) && (section === "" || l.includes(`[${section}]`)));
     assert.ok(row, `operators.md lists ${key} as not implemented`);
   }
+});
+
+test("the registries.conf drop-in names the helper wrapper, which runs `esgz-fast store-helper`", async () => {
+  const conf = parse(await readFile(join(deploy, "registries.conf"), "utf8")) as Record<string, unknown>;
+  assert.equal(Object.entries(conf), [["additional-layer-store-auth-helper", "/usr/local/bin/esgz-fast-store-helper"]]);
+  // The wrapper as containers/image runs it, with `esgz-fast` on PATH being the built CLI.
+  const bin = join(dir, "bin");
+  await mkdir(bin);
+  await symlink(cliPath, join(bin, "esgz-fast"));
+  const wrapper = join(deploy, "esgz-fast-store-helper");
+  assert.is((await stat(wrapper)).mode & 0o111, 0o111, "executable");
+  const addr = join(dir, "no-store.sock");
+  const r = spawnSync(wrapper, [addr], { input: "{}", encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  assert.equal([r.status, r.stdout, r.stderr], [1, "", `esgz-fast store-helper: no credential socket at ${addr} (is \`esgz-fast mount\` running with --addr ${addr}?)\n`]);
 });
 
 test.run();

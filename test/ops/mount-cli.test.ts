@@ -1,10 +1,12 @@
 // The real `esgz-fast mount` process as systemd runs it: JSON logs on stderr, READY=1 on a real
-// NOTIFY_SOCKET only once the FUSE mount is in place, metrics served, STOPPING=1 and a clean
-// unmount on SIGTERM; start-up refusals as fatal JSON lines with stargz-store's exit codes.
+// NOTIFY_SOCKET only once the FUSE mount (and the credential socket, mode 0600) is in place, metrics
+// served, STOPPING=1, a clean unmount and the socket removed on SIGTERM; start-up refusals as fatal
+// JSON lines with stargz-store's exit codes.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile, writeFile, mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { cliPath, runCli } from "../helpers/run-cli.js";
 import { cleanupMount, tempDir } from "../helpers/fuse.js";
@@ -31,7 +33,7 @@ test("systemd's view: READY=1 after the mount is up, metrics served, STOPPING=1 
   // A service manager slow to acknowledge READY=1: the stop below arrives while the store still waits.
   receiver = await startNotifyReceiver(join(dir, "notify.sock"), { barrierDelayMs: 1500 });
   const env = { ...process.env, NOTIFY_SOCKET: receiver.address };
-  const c = spawn(process.execPath, [cliPath, "mount", "-config=", "-root", root, "--log-level=debug", "--metrics-address=127.0.0.1:0", mnt], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const c = spawn(process.execPath, [cliPath, "mount", "-config=", "-root", root, "-addr", join(root, "store.sock"), "--log-level=debug", "--metrics-address=127.0.0.1:0", mnt], { env, stdio: ["ignore", "pipe", "pipe"] });
   child = c;
   let stderr = "";
   // Scrape the endpoint as soon as its log line appears, while the store runs.
@@ -56,12 +58,16 @@ test("systemd's view: READY=1 after the mount is up, metrics served, STOPPING=1 
   assert.ok(vars.includes("READY=1"), ready.payload);
   assert.ok(vars.includes(`MAINPID=${c.pid}`), ready.payload);
   assert.ok(await mounted(mnt), "the mount is in place when READY=1 arrives");
+  const sock = await stat(join(root, "store.sock"));
+  assert.ok(sock.isSocket(), "the credential socket is there when READY=1 arrives");
+  assert.is(sock.mode & 0o777, 0o600, "credential socket mode");
   // A stop right after readiness (systemctl restart) must still unmount cleanly.
   c.kill("SIGTERM");
   const stopping = await receiver.next(30_000);
   assert.ok(stopping.payload.split("\n").includes("STOPPING=1"), stopping.payload);
   assert.is(await exited, 0, stderr);
   assert.not.ok(await mounted(mnt), "unmounted on SIGTERM");
+  assert.not.ok(existsSync(join(root, "store.sock")), "credential socket removed on exit");
 
   const lines = stderr.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
   for (const l of lines) assert.ok(typeof l.level === "string" && typeof l.msg === "string" && typeof l.time === "string", JSON.stringify(l));
