@@ -1,7 +1,7 @@
 // A layer whose one directory holds 100 000 entries, through the real mount: the listing is complete
 // and right (every name once, types from the dirents, attributes spot-checked), and what the store
 // holds for it stays bounded — its RSS after listing twice stays far below what listing cost when the
-// whole directory was built at once (234–350 MB measured for this layer; docs/decisions.md).
+// whole directory was built at once (231–351 MB measured for such a layer; docs/decisions.md).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
@@ -19,7 +19,7 @@ const T0 = 1_700_000_000;
  * The store's RSS after listing, at most: an idle store is ~66 MB, this layer's index ~10 MB (in a
  * core instance of its own), a page of entries a few hundred KB; the rest is headroom for V8's heap
  * and collections that have not run yet. Measured: 97–135 MB; 144 with fuse-native's prebuild (the
- * whole listing at once); 211 with the index in the shared core as well; 234–350 before either.
+ * whole listing at once, one stat buffer); 231–351 before this branch.
  */
 const RSS_LIMIT_MB = 180;
 
