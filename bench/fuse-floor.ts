@@ -41,7 +41,7 @@ const attr = (p: string): Attr => {
 
 const mounted = await mountFs(mountpoint, {
   getattr: attr,
-  readdir: () => ({ names: [NAME.slice(1)], attrs: [file] }),
+  readdir: (_p, cookie) => (cookie === 0 ? { names: [NAME.slice(1)], attrs: [file], cookies: [1] } : { names: [], attrs: [], cookies: [] }),
   open: (p) => { attr(p); return 0; },
   read: (_p, _fh, into, length, position) => readAt(into, length, position),
   release: () => {},

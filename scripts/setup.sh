@@ -3,14 +3,16 @@
 #   system: libfuse2 (fuse-native's prebuild links it), fuse3 (fusermount3), the real components the
 #           tests drive (docker-registry, podman, skopeo, runc), chromium for the browser test of the
 #           Wasm core, curl + gzip + coreutils for the benchmarks' baselines, systemd (systemd-notify
-#           for the store's readiness), python3 (the tests' sd_notify receiver) and libnss-wrapper (the
-#           TLS tests give the store process a hosts file of its own: names that are not loopback).
-#   npm:    npm ci from package-lock.json; then `npm run build` (Wasm core + TypeScript).
+#           for the store's readiness), python3 (the tests' sd_notify receiver; node-gyp), libnss-wrapper
+#           (the TLS tests give the store process a hosts file of its own: names that are not loopback),
+#           and patch, make and gcc (fuse-native rebuilt with paged readdir: scripts/fuse-native.mjs).
+#   npm:    npm ci from package-lock.json (its postinstall builds fuse-native; run again here for a
+#           node_modules that was already there); then `npm run build` (Wasm core + TypeScript).
 # Idempotent: packages already present are skipped, so a second run costs a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(libfuse2 fuse3 docker-registry podman skopeo runc chromium curl ca-certificates jq git python3 attr systemd libnss-wrapper)
+PKGS=(libfuse2 fuse3 docker-registry podman skopeo runc chromium curl ca-certificates jq git python3 attr systemd libnss-wrapper patch make gcc)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,4 +30,5 @@ if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker-reg
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+node scripts/fuse-native.mjs
 npm run build

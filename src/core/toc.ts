@@ -6,6 +6,7 @@ import { SHA256_DIGEST_SIZE } from "./sha256.js";
 
 interface TocExports {
   memory: WebAssembly.Memory;
+  alloc(size: number): number;
   free(ptr: number): void;
   toc_input(len: number): number;
   toc_build(input: number, len: number, tocOffset: number): number;
@@ -141,7 +142,8 @@ export function tocLayout(core: Core): TocLayout {
 export const MAX_TOC_BYTES = 1 << 30;
 
 const utf8 = new TextDecoder();
-let views: { buf: ArrayBuffer; u32: Uint32Array; f64: Float64Array; u8: Uint8Array } | undefined;
+// Per memory buffer (weakly: a dropped core's memory is not kept alive by its views).
+const views = new WeakMap<ArrayBuffer, { u32: Uint32Array; f64: Float64Array; u8: Uint8Array }>();
 const utf8Encoder = new TextEncoder();
 
 export interface TocBuildOptions {
@@ -333,13 +335,37 @@ export class TocIndex {
     this.hdr = 0;
   }
 
+  /**
+   * The same index in `to`, another core instance, and this one disposed. Every table is copied at its
+   * used size: they hold no absolute pointers (pool refs, node and chunk ids are relative), only the
+   * header points at them. Leaves the build's high-water mark (the TOC JSON, growth slack) behind in a
+   * core that can then be dropped, as a Wasm memory never shrinks.
+   */
+  moveTo(to: Core): TocIndex {
+    const dst = to.exports as unknown as TocExports;
+    const h = this.h;
+    const hdr = dst.alloc(HEADER_WORDS * 4);
+    const header = h.slice();
+    for (const [word, bytes] of tableSizes(h)) {
+      if (h[word] === 0) continue;
+      const at = dst.alloc(bytes);
+      this.w(); // (refreshed in case `to` is this core and the alloc grew it)
+      to.bytes.set(this.u8.subarray(h[word], h[word] + bytes), at); // to.bytes after the alloc: growing detaches
+      header[word] = at;
+    }
+    new Uint32Array(to.bytes.buffer, hdr, HEADER_WORDS).set(header);
+    this.dispose();
+    return new TocIndex(to, hdr);
+  }
+
   private refresh(): void {
     const buf = this.ex.memory.buffer;
     // indexes of one core share the views of its memory
-    if (views?.buf !== buf) views = { buf, u32: new Uint32Array(buf), f64: new Float64Array(buf), u8: new Uint8Array(buf) };
-    this.u32 = views.u32;
-    this.f64 = views.f64;
-    this.u8 = views.u8;
+    let v = views.get(buf);
+    if (!v) views.set(buf, (v = { u32: new Uint32Array(buf), f64: new Float64Array(buf), u8: new Uint8Array(buf) }));
+    this.u32 = v.u32;
+    this.f64 = v.f64;
+    this.u8 = v.u8;
   }
 
   /**
@@ -668,6 +694,17 @@ export class TocIndex {
       stringBytes: h[H.poolBytes], digestBytes: (h[H.digestCount] + h[H.fileDigestCount]) * L.digestBytes,
     };
   }
+}
+
+/** Header word of each table's pointer, and the table's bytes (as toc_build shrinks them; scratch: + 32). */
+function tableSizes(h: Uint32Array): Array<[number, number]> {
+  return [
+    [H_NODES, h[H_NODE_COUNT] * NODE_WORDS * 4], [H_CHUNKS, h[H_CHUNK_COUNT] * CHUNK_WORDS * 4],
+    [H_ENTRIES, h[H_ENTRY_COUNT] * ENTRY_WORDS * 4], [H_ATTRS, h[H_ATTR_COUNT] * ATTR_WORDS * 4],
+    [H_XINDEX, h[H_XINDEX_COUNT] * 12], [H_XATTRS, h[H_XATTR_COUNT] * 8], [H_DIGESTS, h[H_DIGEST_COUNT] * 32],
+    [H_FILE_DIGESTS, h[H_FILE_DIGEST_COUNT] * 32], [H_POOL, h[H_POOL_BYTES]], [H_NUMS, h[H_NUM_COUNT] * 8],
+    [H_HASH, (h[H_HASH_MASK] + 1) * 4], [H_SCRATCH, h[H_SCRATCH_CAP] + 32],
+  ];
 }
 
 /** A short quote of the JSON around a byte position, for error messages. */

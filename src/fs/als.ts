@@ -11,8 +11,10 @@
 //
 // Nothing is listed at the root or in a reference dir: the engine looks names up directly.
 // `rmdir` of a layer dir releases a reference and also answers ENOENT.
+// Everything outside diff/ belongs to the mount's owner (root), dirs 0755: with the mount's
+// default_permissions the kernel refuses `use` and `rmdir` to anyone else (EACCES) before they get here.
 import { constants } from "node:fs";
-import type { Attr, FsHandlers, StatFs } from "./fuse.js";
+import type { Attr, DirPage, FsHandlers, StatFs } from "./fuse.js";
 import { FsError } from "../util/errno.js";
 import { LowerDir } from "./overlay.js";
 import type { BlobHandle, LayerView } from "../layer/layer.js";
@@ -89,6 +91,9 @@ export interface AlsOptions {
 /** The FUSE handlers of the whole store mount. */
 export class AlsFs implements FsHandlers {
   private readonly started = Date.now();
+  /** The mount's owner, who alone (with root) may write: take or release references. */
+  private readonly uid = process.getuid?.() ?? 0;
+  private readonly gid = process.getgid?.() ?? 0;
   private readonly synthetic = new Map<string, number>();
   private readonly layerInoBase = new Map<string, number>();
   private nextLayerIno = LAYER_INO_START;
@@ -109,7 +114,11 @@ export class AlsFs implements FsHandlers {
   }
 
   private dirAttr(ino: number): Attr {
-    return { ino, mode: DIR, nlink: 2, uid: 0, gid: 0, size: 0, rdev: 0, mtime: this.started };
+    return { ino, mode: DIR, nlink: 2, uid: this.uid, gid: this.gid, size: 0, rdev: 0, mtime: this.started };
+  }
+
+  private fileAttr(ino: number, size: number): Attr {
+    return { ino, mode: FILE, nlink: 1, uid: this.uid, gid: this.gid, size, rdev: 0, mtime: this.started };
   }
 
   // Inode range per layer digest, stable for the life of the process (a dropped layer that comes back
@@ -138,7 +147,7 @@ export class AlsFs implements FsHandlers {
     const p = parse(path);
     switch (p.kind) {
       case "root": return this.dirAttr(1);
-      case "pool": return { ino: this.ino("/pool"), mode: LINK, nlink: 1, uid: 0, gid: 0, size: Buffer.byteLength(this.source.poolDir), rdev: 0, mtime: this.started };
+      case "pool": return { ino: this.ino("/pool"), mode: LINK, nlink: 1, uid: this.uid, gid: this.gid, size: Buffer.byteLength(this.source.poolDir), rdev: 0, mtime: this.started };
       case "ref": {
         const r = this.source.resolveRef(p.ref);
         const a = this.dirAttr(this.ino(path));
@@ -147,10 +156,7 @@ export class AlsFs implements FsHandlers {
       case "layer": return this.withLayer(p.ref, p.digest, () => this.dirAttr(this.ino(path)));
       case "file":
         if (p.name === "use") throw new FsError("ENOENT");
-        return this.withLayer(p.ref, p.digest, (layer) => ({
-          ino: this.ino(path), mode: FILE, nlink: 1, uid: 0, gid: 0,
-          size: p.name === "info" ? layer.info.length : layer.blobSize, rdev: 0, mtime: this.started,
-        }));
+        return this.withLayer(p.ref, p.digest, (layer) => this.fileAttr(this.ino(path), p.name === "info" ? layer.info.length : layer.blobSize));
       case "diff": return this.withLayer(p.ref, p.digest, (layer) => {
         const lower = this.lower(p.digest, layer);
         return lower.attr(lower.resolve(p.rel));
@@ -158,27 +164,26 @@ export class AlsFs implements FsHandlers {
     }
   }
 
-  readdir(path: string): { names: string[]; attrs: Attr[] } | Promise<{ names: string[]; attrs: Attr[] }> {
+  readdir(path: string, cookie: number): DirPage | Promise<DirPage> {
     const p = parse(path);
+    const none: DirPage = { names: [], attrs: [], cookies: [] };
     switch (p.kind) {
-      case "root": return { names: [], attrs: [] };
+      case "root": return none;
       case "ref": {
         const r = this.source.resolveRef(p.ref);
-        return r instanceof Promise ? r.then(() => ({ names: [], attrs: [] })) : { names: [], attrs: [] };
+        return r instanceof Promise ? r.then(() => none) : none;
       }
       case "layer": return this.withLayer(p.ref, p.digest, (layer) => {
-        const names = ["diff", "info", "blob"];
-        const base = path;
-        return {
-          names,
-          attrs: [
-            this.dirAttr(this.ino(`${base}/diff`)),
-            { ino: this.ino(`${base}/info`), mode: FILE, nlink: 1, uid: 0, gid: 0, size: layer.info.length, rdev: 0, mtime: this.started },
-            { ino: this.ino(`${base}/blob`), mode: FILE, nlink: 1, uid: 0, gid: 0, size: layer.blobSize, rdev: 0, mtime: this.started },
-          ],
-        };
+        // three entries: cookies 1, 2, 3
+        const attrs = [
+          this.dirAttr(this.ino(`${path}/diff`)),
+          this.fileAttr(this.ino(`${path}/info`), layer.info.length),
+          this.fileAttr(this.ino(`${path}/blob`), layer.blobSize),
+        ];
+        const from = Number.isInteger(cookie) && cookie >= 0 ? cookie : attrs.length;
+        return { names: ["diff", "info", "blob"].slice(from), attrs: attrs.slice(from), cookies: [1, 2, 3].slice(from) };
       });
-      case "diff": return this.withLayer(p.ref, p.digest, (layer) => this.lower(p.digest, layer).readdir(p.rel));
+      case "diff": return this.withLayer(p.ref, p.digest, (layer) => this.lower(p.digest, layer).readdir(p.rel, cookie));
       default: throw new FsError("ENOTDIR");
     }
   }

@@ -1,9 +1,16 @@
 // The FUSE plumbing: fuse-native 2.2.6 (libfuse 2.9 high-level path API) behind async handlers.
 //
 // * fuse-native builds its `-o` string from a fixed list without `use_ino` (without it libfuse replaces
-//   our inode numbers and hardlinks stop sharing one), `suid`, `dev` or `negative_timeout`:
-//   `StoreFuse` extends its option builder (one method) instead of forking the package.
+//   our inode numbers and hardlinks stop sharing one), `suid`, `nodev`, `default_permissions` or
+//   `negative_timeout`: `StoreFuse` extends its option builder (one method) instead of forking the package.
+// * `default_permissions`: the kernel checks every access against the owner and mode we answer, so a
+//   user other than root or the mount's owner cannot create `use` or rmdir a layer (EACCES): fuse-native
+//   does not tell a handler who is calling.
 // * Every handler answers through its callback exactly once, on every path: `answer()` below.
+// * readdir is paged: fuse-native 2.2.6 as rebuilt by scripts/fuse-native.mjs (a small C patch) hands
+//   the handler the kernel's directory offset and passes each entry's offset to libfuse, which then
+//   asks for the next page instead of holding the whole listing. With the package's prebuild (the
+//   patch not built) the pages are joined and the directory goes to libfuse in one piece, as before.
 // * fuse-native unmounts through `fusermount`, absent when fuse3 is installed: we unmount with
 //   `umount` (root) or `fusermount3 -u`, then release the native thread's loop handle.
 // * A mount left by a killed process (ENOTCONN on stat) is detached before mounting again.
@@ -34,10 +41,29 @@ export interface Attr {
   mtime: number;
 }
 
+/** One page of a directory listing: entries, their attributes, and per entry the cookie that resumes after it. */
+export interface DirPage {
+  names: string[];
+  attrs: Attr[];
+  /** Opaque to the kernel, > 0 and < 2^53; handed back as `readdir`'s `cookie` (seekdir too). */
+  cookies: number[];
+}
+
+/**
+ * Most entries a `readdir` page holds: a kernel request takes at most 128 KiB of dirents (32 pages,
+ * libfuse 2's default), ~3000 short names; `ls` (glibc's 32 KiB buffer) takes ~800. What does not fit
+ * is asked for again from its cookie.
+ */
+export const DIR_PAGE_ENTRIES = 1024;
+
 /** The handlers a file system implements. Throw `FsError` to answer an errno; anything else is EIO. */
 export interface FsHandlers {
   getattr(path: string): Attr | Promise<Attr>;
-  readdir(path: string): { names: string[]; attrs: Attr[] } | Promise<{ names: string[]; attrs: Attr[] }>;
+  /**
+   * The entries after `cookie` (0: from the start), at most DIR_PAGE_ENTRIES; an empty page ends the
+   * listing. A cookie that is not one of this directory's answers an empty page.
+   */
+  readdir(path: string, cookie: number): DirPage | Promise<DirPage>;
   open(path: string, flags: number): number | Promise<number>;
   read(path: string, fh: number, into: Buffer, length: number, position: number): number | Promise<number>;
   release(path: string, fh: number): void | Promise<void>;
@@ -95,7 +121,10 @@ function toStat(a: Attr): object {
   };
 }
 
-/** Mounts `handlers` at `mountpoint` (writes EROFS), with suid/dev/use_ino, after detaching a stale mount. */
+/**
+ * Mounts `handlers` at `mountpoint` (writes EROFS), with suid, nodev, use_ino and default_permissions,
+ * after detaching a stale mount.
+ */
 export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: MountOptions): Promise<MountedFs> {
   await detachStaleMount(mountpoint);
   const onError = opts.onError ?? (() => {});
@@ -130,7 +159,8 @@ export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: Mo
   const ops = {
     getattr: (p: string, cb: Cb) => answer("getattr", p, () => handlers.getattr(p), (a) => cb(0, toStat(a)), cb),
     fgetattr: (p: string, _fd: number, cb: Cb) => answer("fgetattr", p, () => handlers.getattr(p), (a) => cb(0, toStat(a)), cb),
-    readdir: (p: string, cb: Cb) => answer("readdir", p, () => handlers.readdir(p), (r) => cb(0, r.names, r.attrs.map(toStat)), cb),
+    // Present so that fuse-native registers the op; the real work is in StoreFuse._op_readdir.
+    readdir: (_p: string, cb: Cb) => cb(0, [], []),
     open: (p: string, flags: number, cb: Cb) => answer("open", p, () => handlers.open(p, flags), (fh) => cb(0, fh), cb),
     opendir: (p: string, _flags: number, cb: Cb) => answer("opendir", p, () => 0, (fh) => cb(0, fh), cb),
     read: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
@@ -168,7 +198,7 @@ export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: Mo
     override _fuseOptions(): string {
       const base = super._fuseOptions();
       const extra = [
-        "suid", "dev", "use_ino", "allow_other", "kernel_cache",
+        "suid", "nodev", "use_ino", "allow_other", "default_permissions", "kernel_cache",
         `negative_timeout=${opts.negativeTimeout}`,
       ];
       // fuse-native skips a timeout of 0; the kernel default for it is 1 s, not 0, so pass it always.
@@ -186,6 +216,14 @@ export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: Mo
         v.copy(valueBuf);
         signal(v.length, valueBuf.buffer);
       }, (e) => signal(e, valueBuf.buffer));
+    }
+
+    // `offLow`/`offHigh`: the directory offset, from the patched binding only (see the header).
+    override _op_readdir(signal: (err: number, names?: string[], stats?: Uint32Array[]) => void, path: string, offLow?: number, offHigh?: number): void {
+      const page = typeof offLow === "number"
+        ? () => handlers.readdir(path, offLow + (offHigh ?? 0) * 2 ** 32)
+        : () => wholeDir(handlers, path);
+      answer("readdir", path, page, (p) => signal(0, p.names, direntStats(p)), (e) => signal(e));
     }
 
     override _close(cb: (err: Error | null) => void): void {
@@ -208,6 +246,43 @@ export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: Mo
     mountpoint: fuse.mnt,
     unmount: () => (closing ??= new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())))),
   };
+}
+
+/** Every page of a directory, joined: for the package's prebuild, whose libfuse call takes all at once. */
+async function wholeDir(handlers: FsHandlers, path: string): Promise<DirPage> {
+  const all: DirPage = { names: [], attrs: [], cookies: [] };
+  for (let cookie = 0; ;) {
+    const p = await handlers.readdir(path, cookie);
+    if (p.names.length === 0) return all;
+    for (let i = 0; i < p.names.length; i++) {
+      all.names.push(p.names[i]);
+      all.attrs.push(p.attrs[i]);
+    }
+    cookie = p.cookies[p.cookies.length - 1]; // (all.cookies stays empty: libfuse gets no offsets here)
+  }
+}
+
+/** Words of a readdir entry's stat array: fuse-native's 18 (getStatArray's layout), then the entry's offset. */
+const DIRENT_WORDS = 20;
+
+/**
+ * The page's stat arrays for fuse-native: views of one buffer (not an ArrayBuffer per entry). A dirent
+ * carries only the inode number and the type, so only mode and ino are filled; words 18-19 are the
+ * entry's offset (0 when the page has no cookies), read by the patched binding.
+ */
+function direntStats(p: DirPage): Uint32Array[] {
+  const words = new Uint32Array(p.names.length * DIRENT_WORDS);
+  const out = new Array<Uint32Array>(p.names.length);
+  for (let i = 0; i < p.names.length; i++) {
+    const at = i * DIRENT_WORDS;
+    words[at] = p.attrs[i].mode;
+    words[at + 7] = p.attrs[i].ino;
+    const cookie = p.cookies[i] ?? 0;
+    words[at + 18] = cookie % 2 ** 32;
+    words[at + 19] = Math.floor(cookie / 2 ** 32);
+    out[i] = words.subarray(at, at + DIRENT_WORDS);
+  }
+  return out;
 }
 
 /** Unmounts a FUSE mount point: normal unmount, lazily if it is busy (e.g. an overlay still uses it). */
@@ -290,6 +365,7 @@ interface FuseNativeInstance {
   readonly _thread: Buffer;
   _fuseOptions(): string;
   _op_getxattr(signal: (err: number, buf?: ArrayBufferLike) => void, path: string, name: string, valueBuf: Buffer, position: number): void;
+  _op_readdir(signal: (err: number, names?: string[], stats?: Uint32Array[]) => void, path: string, offLow?: number, offHigh?: number): void;
   _close(cb: (err: Error | null) => void): void;
   mount(cb: (err: Error | null) => void): void;
   unmount(cb: (err: Error | null) => void): void;

@@ -3,11 +3,13 @@
 //     and the `.wh.` entry itself is hidden;
 //   * `.wh..wh..opq` is hidden and its directory answers trusted.overlay.opaque / user.overlay.opaque = y;
 //   * the prefetch landmarks are hidden from the root;
-//   * hardlinks share their target's inode number; everything else has its own, stable for the layer.
+//   * hardlinks share their target's inode number; everything else has its own, stable for the layer;
+//   * a listing is paged (DIR_PAGE_ENTRIES), each entry's cookie its node id + 1: the next page starts at
+//     that node's next sibling, so listing a directory of n entries costs O(n) in all and O(page) at once.
 // Lookups go straight to the index (one hash lookup, plus one for the `.wh.` sibling on a miss), so the
 // frequent probes of absent names cost nothing else.
 import { constants } from "node:fs";
-import type { Attr } from "./fuse.js";
+import { DIR_PAGE_ENTRIES, type Attr, type DirPage } from "./fuse.js";
 import { FsError } from "../util/errno.js";
 
 /** TOC entry types as `TocIndex.type` numbers them. */
@@ -28,11 +30,18 @@ export interface TreeIndex {
   mtimeNsec(id: number): number;
   devMajor(id: number): number;
   devMinor(id: number): number;
+  /** Number of nodes (ids are 0 … count - 1). */
+  readonly count: number;
   /** 2 + subdirectories for a directory, 1 + hardlinks to it for a file. */
   nlink(id: number): number;
   linkName(id: number): string;
   baseName(id: number): string;
-  children(id: number): Iterable<number>;
+  /** First child of a directory in TOC order, or -1. */
+  firstChild(id: number): number;
+  /** Next sibling in TOC order, or -1. */
+  nextSibling(id: number): number;
+  /** Parent directory's id (the root's is the root). */
+  parent(id: number): number;
   /** A hardlink's final target; the id itself otherwise. */
   resolveHardlink(id: number): number;
   xattrs(id: number): Array<{ name: string; value: Uint8Array }>;
@@ -94,32 +103,38 @@ export class LowerDir {
     };
   }
 
-  /** Names and attributes of a directory's presented entries (without . and ..). */
-  readdir(rel: string): { names: string[]; attrs: Attr[] } {
+  /**
+   * A page of a directory's presented entries (without . and ..) after `cookie`: 0, or the cookie of an
+   * entry of this directory (its node id + 1); anything else is an empty page. A `.wh.NAME` shows as
+   * NAME unless a real NAME is beside it (one lookup per whiteout, not a set of every name).
+   */
+  readdir(rel: string, cookie: number): DirPage {
     const dir = this.resolve(rel);
-    if (dir.whiteout || this.index.type(dir.id) !== T.dir) throw new FsError("ENOTDIR");
     const ix = this.index;
-    const real = new Set<string>();
-    const whiteouts: Array<[string, number]> = [];
-    const names: string[] = [];
-    const attrs: Attr[] = [];
-    for (const child of ix.children(dir.id)) {
+    if (dir.whiteout || ix.type(dir.id) !== T.dir) throw new FsError("ENOTDIR");
+    const page: DirPage = { names: [], attrs: [], cookies: [] };
+    let child: number;
+    if (cookie === 0) child = ix.firstChild(dir.id);
+    else if (Number.isInteger(cookie) && cookie > 1 && cookie <= ix.count && ix.parent(cookie - 1) === dir.id) child = ix.nextSibling(cookie - 1);
+    else return page;
+    const prefix = rel === "" ? "" : `${rel}/`;
+    for (; child !== -1 && page.names.length < DIR_PAGE_ENTRIES; child = ix.nextSibling(child)) {
       const name = ix.baseName(child);
+      let node: Node;
+      let shown = name;
       if (name.startsWith(WH)) {
-        if (name !== OPAQUE) whiteouts.push([name.slice(WH.length), child]);
-        continue;
+        shown = name.slice(WH.length);
+        if (name === OPAQUE || shown === "" || ix.lookup(prefix + shown) >= 0) continue;
+        node = { id: child, whiteout: true };
+      } else {
+        if (dir.id === 0 && LANDMARKS.has(name)) continue;
+        node = { id: ix.resolveHardlink(child), whiteout: false };
       }
-      if (dir.id === 0 && LANDMARKS.has(name)) continue;
-      real.add(name);
-      names.push(name);
-      attrs.push(this.attr({ id: ix.resolveHardlink(child), whiteout: false }));
+      page.names.push(shown);
+      page.attrs.push(this.attr(node));
+      page.cookies.push(child + 1);
     }
-    for (const [name, id] of whiteouts) {
-      if (real.has(name) || name === "") continue;
-      names.push(name);
-      attrs.push(this.attr({ id, whiteout: true }));
-    }
-    return { names, attrs };
+    return page;
   }
 
   readlink(rel: string): string {

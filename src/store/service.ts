@@ -101,11 +101,21 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // The TOC member is inflated, taken out of its tar header and checked against the TOC digest in a
   // worker; only the index is built here (every FUSE lookup reads it), each layer's in a core instance
   // of its own: a failure while building one never reaches another's, and a dropped layer's memory
-  // goes with it (~0.2 ms and ~90 KiB per instance).
+  // goes with it (a Wasm memory never shrinks). Built in a scratch instance (the TOC JSON, the
+  // build's slack), then moved into one sized to the index. Collections follow the build and each
+  // drop, so that V8 unmaps those memories (and the TOC JSON's buffer, once the open that holds it
+  // has returned: hence the setImmediate) now.
+  const layerIndex = (json: Uint8Array, tocOffset: number): TocIndex => {
+    const index = TocIndex.build(newNodeCore(), json, { tocOffset }).moveTo(newNodeCore());
+    setImmediate(() => reclaimer.collect(2));
+    const dispose = index.dispose.bind(index);
+    index.dispose = () => { dispose(); reclaimer.collect(2); };
+    return index;
+  };
   const tocDeps: ReaderDeps<TocIndex> = {
     readToc: (member, tocOffset, maxToc, expected, name) =>
       pool.run("readToc", { member, tocOffset, maxToc, expected, name }, { priority: "high", transfer: [member.buffer as ArrayBuffer] }),
-    buildIndex: (json, tocOffset) => TocIndex.build(newNodeCore(), json, { tocOffset }),
+    buildIndex: layerIndex,
     // The store reads chunks through its fetcher, not the reader; this keeps the reader whole.
     verifyChunk: async (member, innerOffset, size, digest, use) => {
       const own = Uint8Array.prototype.slice.call(member); // transferred: a copy (a Buffer's slice() is a view)

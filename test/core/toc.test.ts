@@ -535,4 +535,28 @@ test("memory: building and disposing indexes returns the core to the same footpr
   assert.throws(() => idx.lookup("usr"), /after dispose/);
 });
 
+test("moveTo: an index moved into a fresh core equals the model there, in a fraction of the memory its build took", () => {
+  const g = generateToc(100_000, 9);
+  const m = model(g.json, g.tocOffset);
+  const scratch = loadCoreSync(readFileSync(wasmPath()));
+  const own = loadCoreSync(readFileSync(wasmPath()));
+  const built = TocIndex.build(scratch, enc.encode(g.json), { tocOffset: g.tocOffset });
+  const idx = built.moveTo(own);
+  try {
+    assert.throws(() => built.lookup("usr"), /after dispose/);
+    const bad = compare(idx, m, g.json);
+    assert.equal(bad, [], bad.join("\n"));
+    // the build's memory held the JSON and its slack; the moved index only its tables (the allocator
+    // grows a memory by doubling it, so up to 2× their size, untouched beyond them)
+    const s = idx.stats();
+    const tables = s.indexBytes + s.stringBytes + s.digestBytes;
+    const ownBytes = own.exports.memory.buffer.byteLength;
+    assert.ok(ownBytes <= tables * 2 + (1 << 20), `own core ${ownBytes} B for ${tables} B of tables`);
+    const buildBytes = scratch.exports.memory.buffer.byteLength;
+    assert.ok(tables * 3 < buildBytes, `${tables} B of tables, the build took ${buildBytes} B`);
+  } finally {
+    idx.dispose();
+  }
+});
+
 test.run();

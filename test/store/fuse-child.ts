@@ -8,7 +8,7 @@ const root = { ino: 1, mode: constants.S_IFDIR | 0o755, nlink: 2, uid: 0, gid: 0
 const none = (): never => { throw new FsError("ENOENT"); };
 await mountFs(dir, {
   getattr: (p) => (p === "/" ? root : none()),
-  readdir: () => ({ names: [], attrs: [] }),
+  readdir: () => ({ names: [], attrs: [], cookies: [] }),
   open: none, read: none, release: () => {}, readlink: none, getxattr: () => null, listxattr: () => [],
   create: none, rmdir: none, access: () => {},
   statfs: () => ({ bsize: 4096, frsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, favail: 0, fsid: 0, flag: 1, namemax: 255 }),

@@ -1,14 +1,14 @@
-// The FUSE plumbing on a real kernel mount: the options fuse-native cannot set (use_ino, suid, dev, ro),
-// exactly-one answers on error paths, xattr size probes, readdir types, unmount, and the clean-up of
-// a mount left by a killed process.
+// The FUSE plumbing on a real kernel mount: the options fuse-native cannot set (use_ino, suid, nodev,
+// default_permissions, not ro), exactly-one answers on error paths, xattr size probes, readdir types and
+// pages, unmount, and the clean-up of a mount left by a killed process.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
-import { lstat, mkdir, readdir, readFile, readlink, stat, unlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, opendir, readdir, readFile, readlink, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { mountFs, isMountPoint, type Attr, type FsHandlers } from "../../src/fs/fuse.js";
+import { mountFs, isMountPoint, DIR_PAGE_ENTRIES, type Attr, type DirPage, type FsHandlers } from "../../src/fs/fuse.js";
 import { FsError } from "../../src/util/errno.js";
 import { cleanupMount, mountOptions, run, tempDir } from "../helpers/fuse.js";
 import { rejects } from "../helpers/assert.js";
@@ -29,16 +29,22 @@ const tree: Record<string, Attr> = {
   "/dev": { ...file(10, constants.S_IFCHR | 0o600, 0), rdev: (4 << 8) | 1 },
   "/bad": file(11, constants.S_IFREG | 0o644, 10),
 };
+// A page of `names` after `cookie`, cookies being positions (1 = after the first name).
+function pageOf(names: string[], attrOf: (name: string) => Attr, cookie: number, size = DIR_PAGE_ENTRIES): DirPage {
+  const part = names.slice(cookie, cookie + size);
+  return { names: part, attrs: part.map(attrOf), cookies: part.map((_, i) => cookie + i + 1) };
+}
+
 const handlers: FsHandlers = {
   getattr(p) {
     const a = tree[p];
     if (!a) throw new FsError("ENOENT");
     return a;
   },
-  async readdir(p) {
+  async readdir(p, cookie) {
     if (p !== "/") throw new FsError("ENOTDIR");
     const names = Object.keys(tree).filter((n) => n !== "/").map((n) => n.slice(1));
-    return { names, attrs: names.map((n) => tree["/" + n]) };
+    return pageOf(names, (n) => tree["/" + n], cookie);
   },
   open(p) {
     if (!tree[p]) throw new FsError("ENOENT");
@@ -72,14 +78,15 @@ const handlers: FsHandlers = {
 };
 const opts = { entryTimeout: 1, attrTimeout: 1, negativeTimeout: 1, opTimeoutMs: 30_000 };
 
-test("mounts with use_ino, suid and dev; writes are EROFS; hardlinks share an inode; metadata is as answered", async () => {
+test("mounts with use_ino, suid, nodev and default_permissions; writes are EROFS; hardlinks share an inode; metadata is as answered", async () => {
   const dir = await tempDir("esgz-fuse-");
   try {
     const m = await mountFs(dir, handlers, opts);
     try {
       const o = await mountOptions(dir);
       assert.not.ok(o.includes("nosuid"), `no nosuid in ${o}`);
-      assert.not.ok(o.includes("nodev"), `no nodev in ${o}`);
+      assert.ok(o.includes("nodev"), `nodev in ${o}`);
+      assert.ok(o.includes("default_permissions"), `default_permissions in ${o}`);
       const [a, b] = [await stat(join(dir, "a")), await stat(join(dir, "b"))];
       assert.is(a.ino, 7);
       assert.is(b.ino, 7);
@@ -115,6 +122,48 @@ test("mounts with use_ino, suid and dev; writes are EROFS; hardlinks share an in
       await m.unmount();
     }
     assert.not.ok(await isMountPoint(dir));
+  } finally {
+    await cleanupMount(dir);
+  }
+});
+
+test("readdir is paged: the handler is asked from the kernel's offset, a page at a time, and every name comes once", async () => {
+  const dir = await tempDir("esgz-fuse-pages-");
+  const names = Array.from({ length: 10_000 }, (_, i) => `entry-${i}`);
+  const entryAttr = (n: string): Attr => file(100 + Number(n.slice(6)), constants.S_IFREG | 0o644, 0);
+  const calls: Array<{ cookie: number; n: number }> = [];
+  const paged: FsHandlers = {
+    ...handlers,
+    getattr: (p) => (p === "/" ? tree["/"] : entryAttr(p.slice(1))),
+    readdir(_p, cookie) {
+      const page = pageOf(names, entryAttr, cookie, 500);
+      calls.push({ cookie, n: page.names.length });
+      return page;
+    },
+  };
+  try {
+    const m = await mountFs(dir, paged, opts);
+    try {
+      // reading the first entry asks for the first page only (not the whole directory)
+      const d = await opendir(dir);
+      assert.ok((await d.read())?.name.startsWith("entry-"));
+      await d.close();
+      assert.ok(calls.length <= 2, `${calls.length} calls for the first entry`);
+      calls.length = 0;
+      const listed = await readdir(dir);
+      assert.is(listed.length, names.length);
+      assert.equal([...listed].sort(), [...names].sort());
+      // many calls, each from the offset the previous one reached; none asked to hold it all
+      assert.ok(calls.length >= names.length / 500, `${calls.length} calls`);
+      assert.is(calls[0].cookie, 0);
+      assert.ok(calls.slice(1).every((c) => c.cookie > 0), "later calls resume from an offset");
+      assert.is(calls.at(-1)!.n, 0, "an empty page ends the listing");
+      // dirents carry the type and inode number of the page they came from
+      const found = (await run("find", [dir, "-mindepth", "1", "-name", "entry-9999", "-printf", "%y %i"])).trim();
+      assert.is(found, "f 10099");
+    } finally {
+      await m.unmount();
+    }
   } finally {
     await cleanupMount(dir);
   }
