@@ -90,6 +90,7 @@ export const TOC_HEADER_POOL: usize = offsetof<Header>("pool");
 export const TOC_HEADER_POOL_BYTES: usize = offsetof<Header>("poolBytes");
 export const TOC_HEADER_NUMS: usize = offsetof<Header>("nums");
 export const TOC_HEADER_NUM_COUNT: usize = offsetof<Header>("numCount");
+export const TOC_HEADER_HASH: usize = offsetof<Header>("hash");
 export const TOC_HEADER_HASH_MASK: usize = offsetof<Header>("hashMask");
 export const TOC_HEADER_LANDMARK: usize = offsetof<Header>("landmark");
 export const TOC_HEADER_PREFETCH_END: usize = offsetof<Header>("prefetchEnd");

@@ -72,7 +72,7 @@ const ERROR_TEXT: Record<number, string> = {
 const RECORDS = {
   header: [
     "nodes", "nodeCount", "chunks", "chunkCount", "entries", "entryCount", "attrs", "attrCount", "xindex", "xindexCount",
-    "xattrs", "xattrCount", "digests", "digestCount", "pool", "poolBytes", "nums", "numCount", "hashMask", "landmark",
+    "xattrs", "xattrCount", "digests", "digestCount", "pool", "poolBytes", "nums", "numCount", "hash", "hashMask", "landmark",
     "prefetchEnd", "rootXFirst", "rootXCount", "scratch", "scratchCap", "fileDigests", "fileDigestCount",
   ],
   node: ["attr", "bits", "size", "mtime", "name", "next", "a", "b"],
@@ -343,19 +343,19 @@ export class TocIndex {
    */
   moveTo(to: Core): TocIndex {
     const dst = to.exports as unknown as TocExports;
-    const h = this.h;
-    const hdr = dst.alloc(HEADER_WORDS * 4);
+    const h = this.h, L = this.L;
+    const hdr = dst.alloc(L.header.words * 4);
     const header = h.slice();
-    for (const [word, bytes] of tableSizes(h)) {
+    for (const [word, bytes] of tableSizes(h, L)) {
       if (h[word] === 0) continue;
       const at = dst.alloc(bytes);
       this.w(); // (refreshed in case `to` is this core and the alloc grew it)
       to.bytes.set(this.u8.subarray(h[word], h[word] + bytes), at); // to.bytes after the alloc: growing detaches
       header[word] = at;
     }
-    new Uint32Array(to.bytes.buffer, hdr, HEADER_WORDS).set(header);
+    new Uint32Array(to.bytes.buffer, hdr, L.header.words).set(header);
     this.dispose();
-    return new TocIndex(to, hdr);
+    return new TocIndex(to, tocLayout(to), hdr);
   }
 
   private refresh(): void {
@@ -697,13 +697,14 @@ export class TocIndex {
 }
 
 /** Header word of each table's pointer, and the table's bytes (as toc_build shrinks them; scratch: + 32). */
-function tableSizes(h: Uint32Array): Array<[number, number]> {
+function tableSizes(h: Uint32Array, L: TocLayout): Array<[number, number]> {
+  const H = L.header, bytes = (count: number, words: number) => count * words * 4;
   return [
-    [H_NODES, h[H_NODE_COUNT] * NODE_WORDS * 4], [H_CHUNKS, h[H_CHUNK_COUNT] * CHUNK_WORDS * 4],
-    [H_ENTRIES, h[H_ENTRY_COUNT] * ENTRY_WORDS * 4], [H_ATTRS, h[H_ATTR_COUNT] * ATTR_WORDS * 4],
-    [H_XINDEX, h[H_XINDEX_COUNT] * 12], [H_XATTRS, h[H_XATTR_COUNT] * 8], [H_DIGESTS, h[H_DIGEST_COUNT] * 32],
-    [H_FILE_DIGESTS, h[H_FILE_DIGEST_COUNT] * 32], [H_POOL, h[H_POOL_BYTES]], [H_NUMS, h[H_NUM_COUNT] * 8],
-    [H_HASH, (h[H_HASH_MASK] + 1) * 4], [H_SCRATCH, h[H_SCRATCH_CAP] + 32],
+    [H.nodes, bytes(h[H.nodeCount], L.node.words)], [H.chunks, bytes(h[H.chunkCount], L.chunk.words)],
+    [H.entries, bytes(h[H.entryCount], L.entry.words)], [H.attrs, bytes(h[H.attrCount], L.attr.words)],
+    [H.xindex, bytes(h[H.xindexCount], L.xindex.words)], [H.xattrs, bytes(h[H.xattrCount], L.xattr.words)],
+    [H.digests, h[H.digestCount] * L.digestBytes], [H.fileDigests, h[H.fileDigestCount] * L.digestBytes],
+    [H.pool, h[H.poolBytes]], [H.nums, h[H.numCount] * 8], [H.hash, (h[H.hashMask] + 1) * 4], [H.scratch, h[H.scratchCap] + 32],
   ];
 }
 

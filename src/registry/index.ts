@@ -5,7 +5,7 @@ export { parseReference, formatReference, isDigest, type Reference } from "./ref
 export { endpointsFor, isLoopbackHost, type ResolverConfig, type HostConfig, type MirrorConfig, type Endpoint } from "./hosts.js";
 export { fileCredentialProvider, chainCredentialProviders, authFilePaths, credentialsFromAuthFile, credentialHelperFor, type Credentials, type CredentialProvider, type CredentialTarget } from "./credentials.js";
 export { EngineCredentials, type AddedCredentials } from "./engine-credentials.js";
-export { helperCredentials } from "./cred-helper.js";
+export { helperCredentials } from "./credentials.js";
 export { TlsTrust, DEFAULT_CERTS_DIRS, type TlsTrustOptions } from "./tls.js";
 export { MediaType, hostPlatform, parsePlatform, formatPlatform, selectManifest, parseManifest, type Descriptor, type ImageManifest, type ImageIndex, type Platform } from "./manifest.js";
 export { RegistryError, type RegistryErrorCode } from "./errors.js";

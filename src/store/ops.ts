@@ -17,6 +17,8 @@ export interface OpsRuntime {
   readonly log: Logger;
   readonly metrics: StoreMetrics;
   readonly cache: ChunkCache;
+  /** Asks V8 for collections: after every 8 MiB of new chunk buffers, and when the store frees a lot at once. */
+  readonly reclaimer: BufferReclaimer;
   readonly metricsServer?: MetricsServer;
   /** Call once the mount answers: log line + sd_notify READY=1. */
   ready(): Promise<void>;
@@ -58,7 +60,7 @@ export async function startOps(config: StoreConfig, opts: OpsOptions = {}): Prom
   const metricsServer = await startMetrics(config, metrics, log);
   let closed: Promise<void> | undefined;
   return {
-    config, log, metrics, cache, metricsServer,
+    config, log, metrics, cache, metricsServer, reclaimer,
     async ready() {
       await signalReady(config.mountpoint, log, opts.notify);
     },

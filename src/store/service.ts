@@ -44,7 +44,7 @@ const WORKER_WRITE_MAX = 256 << 10;
  * Mounts the store at `cfg.mountpoint`, using the operational runtime's log, metrics and chunk cache,
  * and `pool` (from `storeWorkerPool`; made here if not given), which it owns from then on.
  */
-export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache">, given?: { pool?: StorePool }): Promise<RunningStore> {
+export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache" | "reclaimer">, given?: { pool?: StorePool }): Promise<RunningStore> {
   const { config: cfg, log, metrics } = ops;
   // The core is compiled first (read and compiled off the event loop; a few ms): a module compiled
   // while tier-up is held would never tier up. Then held until the first registry answer has been
@@ -103,13 +103,12 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // of its own: a failure while building one never reaches another's, and a dropped layer's memory
   // goes with it (a Wasm memory never shrinks). Built in a scratch instance (the TOC JSON, the
   // build's slack), then moved into one sized to the index. Collections follow the build and each
-  // drop, so that V8 unmaps those memories (and the TOC JSON's buffer, once the open that holds it
-  // has returned: hence the setImmediate) now.
+  // drop (`layerDropped`), so that V8 unmaps those memories (and the TOC JSON's buffer, once the open
+  // that holds it has returned: hence the setImmediate) now.
+  const reclaimer = ops.reclaimer;
   const layerIndex = (json: Uint8Array, tocOffset: number): TocIndex => {
     const index = TocIndex.build(newNodeCore(), json, { tocOffset }).moveTo(newNodeCore());
     setImmediate(() => reclaimer.collect(2));
-    const dispose = index.dispose.bind(index);
-    index.dispose = () => { dispose(); reclaimer.collect(2); };
     return index;
   };
   const tocDeps: ReaderDeps<TocIndex> = {
@@ -166,6 +165,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     cache,
     bindings,
     log,
+    layerDropped: () => reclaimer.collect(2),
   }, {
     poolDir,
     blobDir,

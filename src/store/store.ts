@@ -34,6 +34,8 @@ export interface StoreDeps {
   verify: VerifyBatch;
   cache: ChunkStore;
   bindings: BindingTable;
+  /** Called after idle layers were dropped (their index memories can be collected now). */
+  layerDropped?(): void;
   log: LayerLog & { info(msg: string, fields?: Record<string, unknown>): void };
 }
 
@@ -298,6 +300,7 @@ export class LayerStore implements LayerSource {
 
   /** Drops layers nobody references, with no open file, unused for the grace period. */
   sweep(now = Date.now()): void {
+    let dropped = false;
     for (const [key, entry] of this.layers) {
       const l = entry.layer;
       if (!l || l.openHandles > 0 || now - l.lastUse < this.settings.idleDropMs) continue;
@@ -308,8 +311,10 @@ export class LayerStore implements LayerSource {
       // Nobody holds these bindings: the next lookup binds to what its reference resolves to then.
       for (const b of bindings) this.deps.bindings.delete(b);
       l.dispose();
+      dropped = true;
       this.deps.log.debug("idle layer dropped", { repository: l.facts.repository, layer: l.facts.digest });
     }
+    if (dropped) this.deps.layerDropped?.();
   }
 
   /** Stops background work, frees every layer, writes the bindings. */
