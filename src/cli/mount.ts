@@ -5,6 +5,7 @@ import type { CAC } from "cac";
 import type { StoreConfig } from "../store/config.js";
 import type { OpsRuntime } from "../store/ops.js";
 import type { RunningStore } from "../store/service.js";
+import type { StoreMount } from "../store/mountpoint.js";
 import type { CredentialSocket } from "../store/credential-socket.js";
 
 export function register(cli: CAC): void {
@@ -24,7 +25,7 @@ export function register(cli: CAC): void {
 export async function runMount(argv: string[]): Promise<number> {
   // Loaded here, not at the top: other subcommands must not pay for the store's module graph, and
   // `mount --help` needs only the flags (config.ts), not FUSE.
-  const { loadConfig, usageText } = await import("../store/config.js");
+  const { loadConfig, storeLogger, usageText } = await import("../store/config.js");
   let cfg: StoreConfig;
   try {
     cfg = await loadConfig(argv);
@@ -34,27 +35,37 @@ export async function runMount(argv: string[]): Promise<number> {
   }
   if (cfg.help) { process.stdout.write(usageText()); return 0; }
   if (cfg.version) { process.stdout.write(`esgz-fast ${(await import("../util/version.js")).VERSION}\n`); return 0; }
-  // The first worker thread starts booting now, before the store's module graph (FUSE included) is
-  // loaded, so the first lookup's TOC no longer waits for it: opening a layer of 850 chunks 35–58 →
-  // 16–30 ms, spawn → first ls median 264 → 243 ms (12 interleaved runs each; src/store/workers.ts).
-  const [{ compileCoreModule }, { storeWorkerPool }] = await Promise.all([import("../node/core.js"), import("../store/workers.js")]);
+  // The mount comes first (the engines stat the mountpoint at every command): only the FUSE side and
+  // the logger are loaded before it; lookups that arrive meanwhile wait for the store.
+  const { mountStore } = await import("../store/mountpoint.js");
+  const log = storeLogger(cfg);
+  let mount: StoreMount;
+  try {
+    mount = await mountStore(cfg, log);
+  } catch (err) {
+    log.fatal("cannot mount the store", { mountpoint: cfg.mountpoint, error: (err as Error).message });
+    return 1;
+  }
+  const [{ compileCoreModule }, { storeWorkerPool }, { reportStartupError, startOps }, { startStore }] = await Promise.all([
+    import("../node/core.js"), import("../store/workers.js"), import("../store/ops.js"), import("../store/service.js"),
+  ]);
   await compileCoreModule();
   const pool = storeWorkerPool();
-  const [{ reportStartupError, startOps }, { startStore }] = await Promise.all([import("../store/ops.js"), import("../store/service.js")]);
   let ops: OpsRuntime;
   let running: RunningStore;
   try {
     // The disk cache's "which of these chunks are on disk?" for a fetch window: one worker round trip.
-    ops = await startOps(cfg, { filesExist: (dir, hexes) => pool.run("chunksExist", { dir, hexes }, { priority: "low" }) });
+    ops = await startOps(cfg, { log, filesExist: (dir, hexes) => pool.run("chunksExist", { dir, hexes }, { priority: "low" }) });
   } catch (err) {
     await pool.close();
+    await mount.mounted.unmount().catch(() => {});
     return reportStartupError(err);
   }
-  const { log } = ops;
   try {
-    running = await startStore(ops, { pool });
+    running = await startStore(ops, { pool, mount });
   } catch (err) {
-    log.fatal("cannot mount the store", { mountpoint: cfg.mountpoint, error: (err as Error).message });
+    log.fatal("cannot start the store", { mountpoint: cfg.mountpoint, error: (err as Error).message });
+    await mount.mounted.unmount().catch(() => {});
     await pool.close();
     await ops.close();
     return 1;

@@ -324,3 +324,30 @@ export class GzipStreamInflater {
     }
   }
 }
+
+/** Inflates concatenated gzip members (the TOC member) with the core; refuses more than `maxOut` bytes out. */
+export function inflateGzip(core: Core, data: Uint8Array, maxOut: number): Uint8Array {
+  const pieces: Uint8Array[] = [];
+  let total = 0;
+  const inflater = new GzipStreamInflater(core, {
+    onData: (bytes) => {
+      total += bytes.length;
+      if (total > maxOut) throw new Error(`inflates to more than ${maxOut} bytes`);
+      pieces.push(bytes.slice()); // views of Wasm memory are only valid during the callback
+    },
+  });
+  try {
+    inflater.push(data);
+    inflater.finish();
+  } finally {
+    inflater.dispose();
+  }
+  if (pieces.length === 1) return pieces[0];
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of pieces) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

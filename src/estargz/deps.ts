@@ -3,38 +3,11 @@
 // one call; node:crypto's hash where it measures faster). For callers that must not run inflate on
 // their thread (the FUSE store), pass a ChunkProvider backed by the worker pool instead.
 import { TocIndex } from "../core/toc.js";
-import { GzipStreamInflater } from "../core/inflate.js";
+import { inflateGzip } from "../core/inflate.js";
 import { CoreSlot, type Core } from "../core/wasm.js";
 import { newNodeCore } from "../node/core.js";
 import { chunkVerifierOf } from "../node/chunk.js";
 import type { ReaderDeps } from "./reader.js";
-
-/** Inflates concatenated gzip members (the TOC member) with the core; refuses more than `maxOut` bytes out. */
-export function inflateGzip(core: Core, data: Uint8Array, maxOut: number): Uint8Array {
-  const pieces: Uint8Array[] = [];
-  let total = 0;
-  const inflater = new GzipStreamInflater(core, {
-    onData: (bytes) => {
-      total += bytes.length;
-      if (total > maxOut) throw new Error(`inflates to more than ${maxOut} bytes`);
-      pieces.push(bytes.slice()); // views of Wasm memory are only valid during the callback
-    },
-  });
-  try {
-    inflater.push(data);
-    inflater.finish();
-  } finally {
-    inflater.dispose();
-  }
-  if (pieces.length === 1) return pieces[0];
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of pieces) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 // Chunks and TOC members of every reader are inflated in one instance of their own, let go after a
 // task that made it fail (trap, abort) or grow past CORE_KEEP_BYTES (a big chunk).

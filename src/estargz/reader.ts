@@ -16,6 +16,8 @@ import type { Source } from "./source.js";
 import { BLOCK, checkChecksum, num, str } from "./tar/header.js";
 import { cleanEntryName, TOC_TAR_NAME } from "./toc-json.js";
 import { TocType } from "../core/toc.js";
+import { inflateGzip } from "../core/inflate.js";
+import type { Core } from "../core/wasm.js";
 
 /** What the reader uses of the core's TocIndex (src/core/toc.ts; see docs/architecture.md). */
 export interface TocIndexView {
@@ -256,6 +258,20 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
     this.disposed = true;
     this.index.dispose();
   }
+}
+
+/**
+ * A layer's TOC member → the TOC JSON and its digest, checked against `expected` (the layer's
+ * annotation) when given: inflate on `core`, tar header, sha256. Errors name the layer.
+ */
+export function readTocMember(core: Core, member: Uint8Array, tocOffset: number, maxToc: number, expected: string | undefined, name?: string): TocMember {
+  let plain: Uint8Array;
+  try {
+    plain = inflateGzip(core, member, maxToc + 3 * BLOCK);
+  } catch (err) {
+    throw tocInflateError(err, tocOffset, name);
+  }
+  return tocFromMember(plain, tocOffset, maxToc, expected, name);
 }
 
 /** The error for a TOC member that does not inflate (`err` from the inflater). */

@@ -9,7 +9,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
-import { parseLevel, type Level } from "../util/log.js";
+import { createLogger, parseLevel, type Level, type LineSink, type Logger } from "../util/log.js";
 import type { ResolverConfig, HostConfig, MirrorConfig } from "../registry/hosts.js";
 import { DEFAULT_MAX_CHUNK_SIZE } from "../estargz/reader.js";
 import { MAX_BLOCK_SIZE } from "../core/buffer.js";
@@ -514,4 +514,11 @@ export async function loadConfig(argv: readonly string[]): Promise<StoreConfig> 
 export function announceConfig(cfg: StoreConfig, log: { warn(msg: string, f?: Record<string, unknown>): void; info(msg: string, f?: Record<string, unknown>): void }): void {
   for (const w of cfg.warnings) log.warn(w);
   for (const u of cfg.unimplemented) log.info(`config accepted but not implemented: ${u}`);
+}
+
+/** The store's logger, with the config's notices (unknown keys, keys without effect) logged once. */
+export function storeLogger(config: StoreConfig, sink?: LineSink): Logger {
+  const log = createLogger({ level: config.logLevel, sink });
+  announceConfig(config, log);
+  return log;
 }

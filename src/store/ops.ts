@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { ChunkCache, type FilesExist, type HashHex } from "../cache/index.js";
 import { BufferReclaimer } from "../node/reclaim.js";
 import { createLogger, type Logger, type LineSink } from "../util/log.js";
-import { announceConfig, ConfigError, usageText, type StoreConfig } from "./config.js";
+import { ConfigError, storeLogger, usageText, type StoreConfig } from "./config.js";
 import { StoreMetrics, startMetrics, type MetricsServer } from "./metrics.js";
 import { signalReady, signalStopping, type NotifyOptions } from "./ready.js";
 
@@ -33,13 +33,14 @@ export interface OpsOptions {
   filesExist?: FilesExist;
   /** Where log lines go (default stderr). */
   sink?: LineSink;
+  /** The logger, when made before (`storeLogger`: the mount is made first). */
+  log?: Logger;
   notify?: NotifyOptions;
 }
 
 /** Builds the runtime; throws if the cache directory cannot be made or the metrics port is taken. */
 export async function startOps(config: StoreConfig, opts: OpsOptions = {}): Promise<OpsRuntime> {
-  const log = createLogger({ level: config.logLevel, sink: opts.sink });
-  announceConfig(config, log);
+  const log = opts.log ?? storeLogger(config, opts.sink);
   const cacheDir = config.diskCache ? join(config.root, "cache") : undefined;
   let cacheRef: ChunkCache | undefined;
   const metrics = new StoreMetrics({ cacheBytes: () => cacheRef?.memoryBytes ?? 0 });

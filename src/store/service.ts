@@ -2,20 +2,20 @@
 // TOC reader, verification off the main thread, the layer store, the ALS file system and its mount.
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { AlsFs } from "../fs/als.js";
-import { detachStaleMount, mountFs, type MountedFs } from "../fs/fuse.js";
-import { EStargzReader, type ReaderDeps } from "../estargz/reader.js";
+import type { MountedFs } from "../fs/fuse.js";
+import { EStargzReader, readTocMember, type ReaderDeps } from "../estargz/reader.js";
 import { EStargzError } from "../estargz/errors.js";
 import type { Source } from "../estargz/source.js";
 import { TocIndex } from "../core/toc.js";
-import { chainCredentialProviders, EngineCredentials, fileCredentialProvider, RegistryClient, RegistryError } from "../registry/index.js";
+import { chainCredentialProviders, EngineCredentials, fileCredentialProvider, RegistryClient } from "../registry/index.js";
 import { compileCoreModule, newNodeCore } from "../node/core.js";
 import { holdWasmTierUp } from "../node/tiering.js";
 import type { OpsRuntime } from "./ops.js";
 import { LayerStore } from "./store.js";
 import type { ImageLayer, ResolvedImage } from "./image.js";
 import { BindingTable } from "./bindings.js";
-import { storeWorkerPool, type StorePool } from "./workers.js";
+import type { StorePool } from "./workers.js";
+import type { StoreMount } from "./mountpoint.js";
 import type { Priority } from "../util/priority.js";
 import type { RangeSource } from "../layer/source.js";
 import type { VerifyBatch } from "../layer/verify.js";
@@ -37,14 +37,18 @@ export interface RunningStore {
   close(): Promise<void>;
 }
 
+/** TOC members up to this size are inflated and hashed on the FUSE thread (~1 ms), bigger ones in a worker. */
+const INLINE_TOC_MEMBER_BYTES = 64 << 10;
+
 /** Chunks smaller than this of a background batch are written to the disk cache by the worker. */
 const WORKER_WRITE_MAX = 256 << 10;
 
 /**
- * Mounts the store at `cfg.mountpoint`, using the operational runtime's log, metrics and chunk cache,
- * and `pool` (from `storeWorkerPool`; made here if not given), which it owns from then on.
+ * Builds the store behind `given.mount` (mountpoint.ts: mounted already), using the operational
+ * runtime's log, metrics and chunk cache, and `given.pool` (from `storeWorkerPool`), which it owns
+ * from then on.
  */
-export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache" | "reclaimer">, given?: { pool?: StorePool }): Promise<RunningStore> {
+export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metrics" | "cache" | "reclaimer">, given: { pool: StorePool; mount: StoreMount }): Promise<RunningStore> {
   const { config: cfg, log, metrics } = ops;
   // The core is compiled first (read and compiled off the event loop; a few ms): a module compiled
   // while tier-up is held would never tier up. Then held until the first registry answer has been
@@ -59,8 +63,6 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   await rm(blobDir, { recursive: true, force: true });
   await mkdir(blobDir, { recursive: true, mode: 0o700 });
   const bindings = await BindingTable.open(join(cfg.root, "bindings.json"), log);
-  await detachStaleMount(cfg.mountpoint); // before anything touches it: a dead mount answers ENOTCONN
-  await mkdir(cfg.mountpoint, { recursive: true });
   const b = cfg.blob;
   // Engine-given credentials first, then the auth files (and the credential helpers they name), then anonymous.
   const engineCredentials = new EngineCredentials();
@@ -75,7 +77,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // ops.cache (ChunkCache) is the store's ChunkStore (memory, pending writes, disk).
   const cache = ops.cache;
   // Inflate + hash run in worker threads (src/store/workers.ts).
-  const pool = given?.pool ?? storeWorkerPool();
+  const pool = given.pool;
   // A worker replaces its core after a task that made it fail (that task alone fails) or grew it
   // past CORE_KEEP_BYTES (a big chunk): src/node/pool-worker.ts.
   metrics.watchWorkerCores(() => pool.coreMemoryBytes);
@@ -112,8 +114,11 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     return index;
   };
   const tocDeps: ReaderDeps<TocIndex> = {
-    readToc: (member, tocOffset, maxToc, expected, name) =>
-      pool.run("readToc", { member, tocOffset, maxToc, expected, name }, { priority: "high", transfer: [member.buffer as ArrayBuffer] }),
+    // A small TOC member (most layers': ~50 bytes an entry) is read here, in well under a millisecond:
+    // the first lookup then does not wait for a worker thread to boot. Bigger ones go to a worker.
+    readToc: async (member, tocOffset, maxToc, expected, name) => member.length <= INLINE_TOC_MEMBER_BYTES
+      ? readTocMember(newNodeCore(), member, tocOffset, maxToc, expected, name)
+      : pool.run("readToc", { member, tocOffset, maxToc, expected, name }, { priority: "high", transfer: [member.buffer as ArrayBuffer] }),
     buildIndex: layerIndex,
     // The store reads chunks through its fetcher, not the reader; this keeps the reader whole.
     verifyChunk: async (member, innerOffset, size, digest, use) => {
@@ -183,27 +188,11 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     maxChunkSize: cfg.blob.maxChunkSize,
   });
 
-  const fs = new AlsFs(store, {
-    onReadError: (path, err) => {
-      const timeout = timeoutSetting(err);
-      if (timeout) log.warn("read timed out", { path, timeout, error: (err as Error).message });
-      else log.warn("read failed", { path, error: (err as Error).message });
-    },
-  });
-  // A lookup may resolve an image and open a layer (several registry round trips, retries included):
-  // FUSE must not give up before the registry client does.
-  const opTimeoutMs = Math.max(cfg.blob.fetchingTimeoutSec, cfg.resolver.request_timeout_sec ?? 30) * 1000 + 30_000;
-  const mount = await mountFs(cfg.mountpoint, fs, {
-    entryTimeout: cfg.fuse.entryTimeout,
-    attrTimeout: cfg.fuse.attrTimeout,
-    negativeTimeout: cfg.fuse.entryTimeout,
-    opTimeoutMs,
-    debug: cfg.debug,
-    onError: (op, path, err) => log.error("FUSE handler failed", { op, path, error: (err as Error).message }),
-    // Every request's latency and errno go to the metrics, and FUSE's activity decides when the
-    // background fetch may start.
-    observer: { begin: () => activity.begin(), end: (op, t0, errno) => { activity.end(); metrics.fuseDone(op, t0, errno); } },
-  });
+  // Every request's latency and errno go to the metrics, and FUSE's activity decides when the
+  // background fetch may start.
+  given.mount.observe({ begin: () => activity.begin(), end: (op, t0, errno) => { activity.end(); metrics.fuseDone(op, t0, errno); } });
+  given.mount.attach(store);
+  const mount = given.mount.mounted;
   return {
     store, mount,
     addCredentials(data) {
@@ -225,14 +214,6 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       await registry.close().catch(() => {});
     },
   };
-}
-
-/** The setting whose bound a failed read ran out of (its registry error, wherever in the cause chain), if it timed out. */
-function timeoutSetting(err: unknown): string | undefined {
-  for (let e = err; e instanceof Error; e = e.cause) {
-    if (e instanceof RegistryError && e.timeout) return e.timeout === "request" ? "[resolver] request_timeout_sec" : "[blob] fetching_timeout_sec";
-  }
-  return undefined;
 }
 
 /** FUSE requests in flight and when the last one ended. */

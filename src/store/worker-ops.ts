@@ -2,9 +2,7 @@
 // entry): verifying fetched chunks, writing small verified chunks to the disk cache, checking which
 // chunks the cache holds, and reading a layer's TOC member — all off the FUSE thread.
 import type { CoreSlot } from "../core/wasm.js";
-import { inflateGzip } from "../estargz/deps.js";
-import { tocFromMember, tocInflateError, type TocMember } from "../estargz/reader.js";
-import { BLOCK } from "../estargz/tar/header.js";
+import { readTocMember, type TocMember } from "../estargz/reader.js";
 import { verifyChunks, type BatchChunk } from "../layer/verify.js";
 import type { OpOut } from "../node/pool-worker.js";
 import { chunksExistSync, writeChunkSync } from "../cache/disk.js";
@@ -36,13 +34,7 @@ export const storeOps = {
    * messages naming the layer).
    */
   readToc(cores: CoreSlot, args: { member: Uint8Array; tocOffset: number; maxToc: number; expected?: string; name?: string }): OpOut<TocMember> {
-    let plain: Uint8Array;
-    try {
-      plain = inflateGzip(cores.get(), args.member, args.maxToc + 3 * BLOCK);
-    } catch (err) {
-      throw tocInflateError(err, args.tocOffset, args.name);
-    }
-    const toc = tocFromMember(plain, args.tocOffset, args.maxToc, args.expected, args.name);
+    const toc = readTocMember(cores.get(), args.member, args.tocOffset, args.maxToc, args.expected, args.name);
     return { result: toc, transfer: [toc.json.buffer as ArrayBuffer] };
   },
 };
