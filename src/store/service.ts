@@ -8,7 +8,7 @@ import { EStargzError } from "../estargz/errors.js";
 import type { Source } from "../estargz/source.js";
 import { TocIndex } from "../core/toc.js";
 import { chainCredentialProviders, EngineCredentials, fileCredentialProvider, RegistryClient } from "../registry/index.js";
-import { compileCoreModule, newNodeCore } from "../node/core.js";
+import { compileCoreModule, newNodeCore, nodeCore, settleNodeCore } from "../node/core.js";
 import { holdWasmTierUp } from "../node/tiering.js";
 import type { OpsRuntime } from "./ops.js";
 import { LayerStore } from "./store.js";
@@ -39,6 +39,12 @@ export interface RunningStore {
 
 /** TOC members up to this size are inflated and hashed on the FUSE thread (~1 ms), bigger ones in a worker. */
 const INLINE_TOC_MEMBER_BYTES = 64 << 10;
+
+/**
+ * A TOC JSON of this size or more is indexed in a scratch core and the index moved into one sized
+ * to it (the JSON and the build's slack then go with the scratch core: a Wasm memory never shrinks).
+ */
+const MOVED_INDEX_JSON_BYTES = 4 << 20;
 
 /** Chunks smaller than this of a background batch are written to the disk cache by the worker. */
 const WORKER_WRITE_MAX = 256 << 10;
@@ -109,6 +115,8 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
   // that holds it has returned: hence the setImmediate) now.
   const reclaimer = ops.reclaimer;
   const layerIndex = (json: Uint8Array, tocOffset: number): TocIndex => {
+    // A small TOC's build leaves little behind: its index is built where it stays.
+    if (json.length < MOVED_INDEX_JSON_BYTES) return TocIndex.build(newNodeCore(), json, { tocOffset });
     const index = TocIndex.build(newNodeCore(), json, { tocOffset }).moveTo(newNodeCore());
     setImmediate(() => reclaimer.collect(2));
     return index;
@@ -117,7 +125,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
     // A small TOC member (most layers': ~50 bytes an entry) is read here, in well under a millisecond:
     // the first lookup then does not wait for a worker thread to boot. Bigger ones go to a worker.
     readToc: async (member, tocOffset, maxToc, expected, name) => member.length <= INLINE_TOC_MEMBER_BYTES
-      ? readTocMember(newNodeCore(), member, tocOffset, maxToc, expected, name)
+      ? readTocHere(member, tocOffset, maxToc, expected, name)
       : pool.run("readToc", { member, tocOffset, maxToc, expected, name }, { priority: "high", transfer: [member.buffer as ArrayBuffer] }),
     buildIndex: layerIndex,
     // The store reads chunks through its fetcher, not the reader; this keeps the reader whole.
@@ -214,6 +222,15 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       await registry.close().catch(() => {});
     },
   };
+}
+
+/** A TOC member read on this thread's core (let go after it if that failed or grew it: node/core.ts). */
+function readTocHere(member: Uint8Array, tocOffset: number, maxToc: number, expected: string | undefined, name: string | undefined) {
+  try {
+    return readTocMember(nodeCore(), member, tocOffset, maxToc, expected, name);
+  } finally {
+    settleNodeCore();
+  }
 }
 
 /** FUSE requests in flight and when the last one ended. */
