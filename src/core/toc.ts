@@ -60,6 +60,11 @@ const ERROR_TEXT: Record<number, string> = {
   29: "bytes after the JSON value",
 };
 
+/** What a `TocErrorCode` means, in words (the text of `TocIndex.build`'s messages). */
+export function tocErrorText(code: number): string {
+  return ERROR_TEXT[code] ?? `error ${code}`;
+}
+
 // header words
 const H_NODES = 0, H_NODE_COUNT = 1, H_CHUNKS = 2, H_CHUNK_COUNT = 3, H_ENTRIES = 4, H_ENTRY_COUNT = 5;
 const H_ATTRS = 6, H_ATTR_COUNT = 7, H_XINDEX = 8, H_XINDEX_COUNT = 9, H_XATTRS = 10, H_XATTR_COUNT = 11;
@@ -173,7 +178,7 @@ export class TocIndex {
     if (hdr === 0) {
       const code = ex.toc_error_code();
       const pos = ex.toc_error_pos();
-      throw new CoreError(`TOC: ${ERROR_TEXT[code] ?? `error ${code}`} at byte ${pos}${context(json, pos)}`, code, pos);
+      throw new CoreError(`TOC: ${tocErrorText(code)} at byte ${pos}${context(json, pos)}`, code, pos);
     }
     return new TocIndex(core, hdr);
   }
