@@ -13,7 +13,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { lstat, mkdir, open, readFile, readlink } from "node:fs/promises";
+import { lstat, mkdir, open, readlink } from "node:fs/promises";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { join } from "node:path";
 import { writeEStargz, type WriteResult } from "../../src/estargz/writer.js";
@@ -24,7 +24,7 @@ import { packTree, type TreeEntry } from "../helpers/tartree.js";
 import { checkBlob, type TocEntry } from "../helpers/esgz-check.js";
 import { withTocJson } from "../helpers/toc-rewrite.js";
 import { model } from "../helpers/toc-model.js";
-import { fc, fuzz, mutate, mutationArb } from "../helpers/fuzz.js";
+import { fc, fractionArb, fuzz, mutate, mutationArb } from "../helpers/fuzz.js";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -39,24 +39,33 @@ function content(n: number, seed: number): Buffer {
   }
   return b;
 }
-const FILES: Record<string, Buffer> = {
-  "a/small.txt": content(10, 1),
-  "a/one-k.bin": content(1024, 2),
-  "a/b/mid.bin": content(20_000, 3),
-  "big.bin": content(100_000, 4),
-  "empty": Buffer.alloc(0),
-  ...Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`t/tiny-${i}`, content(150 + i * 40, 10 + i)])),
-};
 const HARDLINK = ["a/b/hard", "a/b/mid.bin"] as const;
 const SYMLINK = ["sym", "a/small.txt"] as const;
-/** Every regular file (hardlinks as their target's bytes) by path. */
-const TRUTH = new Map<string, Buffer>([...Object.entries(FILES), [HARDLINK[0], FILES[HARDLINK[1]]]]);
 
-function tree(): TreeEntry[] {
+/**
+ * The regular files' bytes for `seed` by path (the hardlink reads as its target). Each case has its own
+ * seed: chunks of the same bytes would be answered from the store's content-addressed cache, and the
+ * damaged blob never read.
+ */
+function filesOf(seed: number): Map<string, Buffer> {
+  const files = new Map<string, Buffer>([
+    ["a/small.txt", content(10, seed + 1)],
+    ["a/one-k.bin", content(1024, seed + 2)],
+    ["a/b/mid.bin", content(20_000, seed + 3)],
+    ["big.bin", content(100_000, seed + 4)],
+    ["empty", Buffer.alloc(0)],
+    ...Array.from({ length: 6 }, (_, i) => [`t/tiny-${i}`, content(150 + i * 40, seed + 10 + i)] as [string, Buffer]),
+  ]);
+  files.set(HARDLINK[0], files.get(HARDLINK[1])!);
+  return files;
+}
+const TRUTH = filesOf(0);
+
+function tree(files: Map<string, Buffer>): TreeEntry[] {
   const t = { uid: 0, gid: 0, mtime: new Date(1_700_000_000_000) };
   const dirs = ["./", "./a/", "./a/b/", "./t/"].map((name) => ({ ...t, name, type: "directory" as const, mode: 0o755 }));
-  const files = Object.entries(FILES).map(([p, data]) => ({ ...t, name: `./${p}`, type: "file" as const, mode: 0o644, data }));
-  return [...dirs, ...files,
+  const regular = [...files].filter(([p]) => p !== HARDLINK[0]).map(([p, data]) => ({ ...t, name: `./${p}`, type: "file" as const, mode: 0o644, data }));
+  return [...dirs, ...regular,
     { ...t, name: `./${HARDLINK[0]}`, type: "link", mode: 0o644, linkname: `./${HARDLINK[1]}` },
     { ...t, name: `./${SYMLINK[0]}`, type: "symlink", mode: 0o777, linkname: SYMLINK[1] }];
 }
@@ -69,13 +78,24 @@ let mnt: string;
 let store: StoreProcess;
 let good: { ref: string; digest: string };
 let n = 0;
-let tar: Buffer;
 let liar: Awaited<ReturnType<typeof startLyingRegistry>>;
 
 async function convert(tar: Buffer, opts: { chunkSize: number; minChunkSize?: number }): Promise<Variant> {
   const parts: Buffer[] = [];
   const facts = await writeEStargz((async function* () { yield tar; })(), (b) => { parts.push(Buffer.from(b)); }, opts);
   return { blob: Buffer.concat(parts), facts };
+}
+
+/** The layer of `files` two ways: a member per 8 KiB chunk, and 4 KiB chunks with small files sharing members. */
+async function variantsOf(files: Map<string, Buffer>): Promise<Variant[]> {
+  const tar = await packTree(tree(files));
+  return [await convert(tar, { chunkSize: 8192 }), await convert(tar, { chunkSize: 4096, minChunkSize: 16384 })];
+}
+
+/** A case's own tree (bytes no cache holds yet) as variant `v`. */
+async function freshCase(v: number): Promise<{ variant: Variant; truth: Map<string, Buffer> }> {
+  const truth = filesOf(1000 * (n + 1));
+  return { variant: (await variantsOf(truth))[v], truth };
 }
 
 /** Pushes a one-layer image of `blob` with the TOC digest the manifest is to claim. */
@@ -127,12 +147,26 @@ async function startLyingRegistry(upstream: TestRegistry): Promise<{ host: strin
 
 const layerPath = (img: { ref: string; digest: string }, ...p: string[]) => join(mnt, refDir(img.ref), img.digest, ...p);
 
-/** The bytes read, or the error code. */
+/**
+ * The bytes read to the end, or the error code. Read as `cat` reads: until a read returns 0 or fails
+ * (fs.readFile takes a short read for the end of the file, and a read spanning a chunk that fails its
+ * check returns the bytes before it; the next read is the EIO).
+ */
 async function read(path: string): Promise<Buffer | string> {
+  let fh;
   try {
-    return await readFile(path);
+    fh = await open(path);
+    const parts: Buffer[] = [];
+    for (;;) {
+      const buf = Buffer.alloc(128 * 1024);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return Buffer.concat(parts);
+      parts.push(buf.subarray(0, bytesRead));
+    }
   } catch (err) {
     return (err as NodeJS.ErrnoException).code ?? String(err);
+  } finally {
+    await fh?.close();
   }
 }
 
@@ -149,8 +183,7 @@ test.before(async () => {
   work = await tempDir("esgz-fuzz-store-");
   mnt = join(work, "mnt");
   await mkdir(mnt);
-  tar = await packTree(tree());
-  variants = [await convert(tar, { chunkSize: 8192 }), await convert(tar, { chunkSize: 4096, minChunkSize: 16384 })];
+  variants = await variantsOf(TRUTH);
   reg = await startRegistry();
   liar = await startLyingRegistry(reg);
   good = await push("fuzz/good", variants[0].blob, variants[0].facts, variants[0].facts.tocDigest);
@@ -169,26 +202,35 @@ test.after(async () => {
 const OK_ERRORS = new Set(["EIO", "ENOENT"]);
 
 test("damaged blobs: every read is the true bytes or EIO/ENOENT; the listing is the true tree or absent; the store keeps serving", async () => {
-  await fuzz("store/damaged-blob", [fc.nat({ max: 1 }), mutationArb()], async (v, muts) => {
-    const variant = variants[v];
+  const seen: Record<string, number> = {}; // file reads by outcome: that the cases reach every outcome
+  // mostly bytes flipped in place (the layout stays, the chunks break); sometimes any damage (mostly ENOENT)
+  const damage = fc.oneof(
+    { weight: 3, arbitrary: fc.array(fc.record({ kind: fc.constant("flip" as const), at: fractionArb(), bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 3 }) },
+    { weight: 1, arbitrary: mutationArb() },
+  );
+  await fuzz("store/damaged-blob", [fc.nat({ max: 1 }), damage], async (v, muts) => {
+    const { variant, truth: files } = await freshCase(v);
     const blob = Buffer.from(mutate(variant.blob, muts));
     const img = await push("fuzz/damaged", blob, variant.facts, variant.facts.tocDigest);
-    for (const [p, truth] of TRUTH) {
+    for (const [p, truth] of files) {
       const got = await read(layerPath(img, "diff", p));
+      const outcome = Buffer.isBuffer(got) ? "true bytes" : got;
+      seen[outcome] = (seen[outcome] ?? 0) + 1;
       if (Buffer.isBuffer(got)) assert.ok(got.equals(truth), `${p}: ${got.length} bytes read that are not its ${truth.length} true bytes`);
       else assert.ok(OK_ERRORS.has(got), `${p}: ${got}`);
     }
     // what the tree shows: the truth, or nothing (the TOC is verified by its digest before anything is shown)
     const st = await lstat(layerPath(img, "diff", "big.bin")).catch((err) => (err as NodeJS.ErrnoException).code);
     if (typeof st !== "string") {
-      for (const [p, truth] of TRUTH) assert.is((await lstat(layerPath(img, "diff", p))).size, truth.length, `${p}: size`);
+      for (const [p, truth] of files) assert.is((await lstat(layerPath(img, "diff", p))).size, truth.length, `${p}: size`);
       assert.is(await readlink(layerPath(img, "diff", SYMLINK[0])), SYMLINK[1]);
     } else assert.ok(OK_ERRORS.has(st), `listing: ${st}`);
     const b = await read(layerPath(img, "blob"));
     if (Buffer.isBuffer(b)) assert.ok(b.equals(blob), "blob reads the registry's bytes");
     else assert.ok(OK_ERRORS.has(b), `blob: ${b}`);
     await storeStillServes();
-  }, { runs: 12, deadlineMs: 60_000 });
+  }, { runs: 25, deadlineMs: 60_000 });
+  console.log(`  file reads: ${Object.entries(seen).map(([k, n]) => `${k} ${n}`).join(", ")}`);
 });
 
 // A lying TOC: the blob's own data members with a TOC edited as an attacker would, and the manifest
@@ -217,9 +259,8 @@ function applyOps(entries: TocEntry[], ops: TocOp[]): void {
   }
 }
 
-/** One lying-TOC case: `edit` changes the TOC of variant `v`; every byte read must match its chunk digest. */
-async function lyingToc(v: number, edit: (entries: TocEntry[]) => void): Promise<void> {
-  const variant = variants[v];
+/** One lying-TOC case: `edit` changes the TOC of `variant`; every byte read must match its chunk digest. */
+async function lyingToc(variant: Variant, edit: (entries: TocEntry[]) => void): Promise<void> {
   const toc = checkBlob(variant.blob).toc;
   edit(toc.entries);
   const json = JSON.stringify(toc, null, "\t");
@@ -250,7 +291,7 @@ async function lyingToc(v: number, edit: (entries: TocEntry[]) => void): Promise
 
 test("a lying TOC with its own digest (members moved, names doubled, entries dropped): every byte read matches its chunk digest", async () => {
   await fuzz("store/lying-toc-layout", [fc.nat({ max: 1 }), fc.array(tocOpArb(LAYOUT_OPS), { minLength: 1, maxLength: 3 })],
-    (v, ops) => lyingToc(v, (entries) => applyOps(entries, ops)), { runs: 10, deadlineMs: 60_000 });
+    async (v, ops) => lyingToc((await freshCase(v)).variant, (entries) => applyOps(entries, ops)), { runs: 20, deadlineMs: 60_000 });
 });
 
 // DEFECT (store read path; not fixed here, the store is being rewritten): a chunk is identified by its
@@ -265,28 +306,26 @@ test("a lying TOC with its own digest (members moved, names doubled, entries dro
 test.skip("a lying TOC with its own digest (sizes changed, chunk digests moved): every byte read matches its chunk digest", async () => {
   for (const p of ["t/tiny-0", "a/small.txt"]) await read(layerPath(good, "diff", p)); // their chunks are now cached
   const entry = (entries: TocEntry[], name: string) => entries.find((e) => e.name === name)!;
-  await lyingToc(0, (entries) => { entry(entries, "./t/tiny-0").size! -= 1; });
-  await lyingToc(0, (entries) => { entry(entries, "./t/tiny-1").chunkDigest = entry(entries, "./a/small.txt").chunkDigest; });
+  await lyingToc(variants[0], (entries) => { entry(entries, "./t/tiny-0").size! -= 1; });
+  await lyingToc(variants[0], (entries) => { entry(entries, "./t/tiny-1").chunkDigest = entry(entries, "./a/small.txt").chunkDigest; });
   await fuzz("store/lying-toc", [fc.nat({ max: 1 }), fc.array(tocOpArb([...SIZE_OPS, ...LAYOUT_OPS]), { minLength: 1, maxLength: 3 })],
-    (v, ops) => lyingToc(v, (entries) => applyOps(entries, ops)), { runs: 12, deadlineMs: 60_000 });
+    async (v, ops) => lyingToc((await freshCase(v)).variant, (entries) => applyOps(entries, ops)), { runs: 12, deadlineMs: 60_000 });
 });
 
 /**
- * One lying-registry case: a fresh image (one file more, so that no cache, the kernel's included, holds
- * its bytes yet) whose blob the lying registry serves with `flips` applied; files must read true or
- * fail, and `len` bytes of `blob` at fraction `at` must be the true bytes or EIO.
+ * One lying-registry case: a fresh image (bytes no cache, the kernel's included, holds yet) whose blob
+ * the lying registry serves with `flips` applied; files must read true or fail, and `len` bytes of
+ * `blob` at fraction `at` must be the true bytes or EIO.
  */
 async function lyingRegistry(v: number, flips: Array<{ at: number; bit: number }>, at: number, len: number): Promise<void> {
-  const extra = Buffer.from(`case ${n}\n`);
-  const caseTar = await packTree([...tree(), { uid: 0, gid: 0, mtime: new Date(1_700_000_000_000), name: "./case.txt", type: "file", mode: 0o644, data: extra }]);
-  const variant = await convert(caseTar, v ? { chunkSize: 4096, minChunkSize: 16384 } : { chunkSize: 8192 });
+  const { variant, truth: files } = await freshCase(v);
   const truth = variant.blob;
   const img = await push("fuzz/lied", truth, variant.facts, variant.facts.tocDigest);
   const lie = Buffer.from(truth);
   for (const f of flips) lie[Math.floor(f.at * lie.length)] ^= 1 << f.bit;
   liar.lies.set(img.digest, lie);
   const viaLiar = { ref: img.ref.replace(reg.host, liar.host), digest: img.digest };
-  for (const [p, want] of [...TRUTH, ["case.txt", extra] as const]) {
+  for (const [p, want] of files) {
     const got = await read(layerPath(viaLiar, "diff", p));
     if (Buffer.isBuffer(got)) assert.ok(got.equals(want), `${p}: ${got.length} bytes read that are not its true bytes`);
     else assert.ok(OK_ERRORS.has(got), `${p}: ${got}`);
@@ -315,8 +354,8 @@ async function lyingRegistry(v: number, flips: Array<{ at: number; bit: number }
 // the flipped byte. Un-skip once `blob` serves only verified bytes.
 test.skip("a lying registry (true digest, bytes flipped in flight): files true or EIO/ENOENT, any range of blob true or EIO", async () => {
   await lyingRegistry(0, [{ at: 0, bit: 0 }], 0, 1);
-  const flips = fc.array(fc.record({ at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 3 });
-  const frac = fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true });
+  const flips = fc.array(fc.record({ at: fractionArb(), bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 3 });
+  const frac = fractionArb();
   await fuzz("store/lying-registry", [fc.nat({ max: 1 }), flips, frac, fc.integer({ min: 1, max: 70_000 })], lyingRegistry, { runs: 8, deadlineMs: 60_000 });
 });
 

@@ -119,6 +119,14 @@ function agreesWithModel(idx: TocIndex, json: string, tocOffset: number): void {
   assert.is(live, m.nodes.size, "as many live nodes as the model");
 }
 
+function strictUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Builds `json` on `core`: a CoreError of a known code at a position inside the input, or a consistent index. */
 function check(core: Core, json: string | Uint8Array, tocOffset: number, compareModel: boolean): void {
   const bytes = typeof json === "string" ? enc.encode(json) : json;
@@ -133,7 +141,10 @@ function check(core: Core, json: string | Uint8Array, tocOffset: number, compare
   if (idx) {
     try {
       consistent(idx, tocOffset);
-      if (compareModel) agreesWithModel(idx, typeof json === "string" ? json : new TextDecoder().decode(json), tocOffset);
+      // the model reads the text JSON.parse's way; invalid UTF-8 the core decodes as Go does (U+FFFD per
+      // byte, where a TextDecoder gives one per maximal bad sequence): compared on valid UTF-8 only
+      const text = typeof json === "string" ? json : strictUtf8(json);
+      if (compareModel && text !== undefined) agreesWithModel(idx, text, tocOffset);
     } finally {
       idx.dispose();
     }
