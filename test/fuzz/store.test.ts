@@ -8,8 +8,8 @@
 // * a lying registry that serves a true image's blob with bytes flipped in flight (under its true
 //   digest): files as above, and any range of `blob` reads the true bytes or EIO;
 // after each case the store still serves an untouched image exactly, and the store process lives.
-// Two of these properties find known defects of the store's read path and are skipped until it is
-// rewritten: each keeps its minimal reproduction, run first (see the DEFECT comments).
+// The lying-TOC and lying-registry properties found issue 14's parts 2 and 3 before the store's rewrite;
+// their minimal reproductions run first.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
@@ -294,16 +294,12 @@ test("a lying TOC with its own digest (members moved, names doubled, entries dro
     async (v, ops) => lyingToc((await freshCase(v)).variant, (entries) => applyOps(entries, ops)), { runs: 20, deadlineMs: 60_000 });
 });
 
-// DEFECT (store read path; not fixed here, the store is being rewritten): a chunk is identified by its
-// digest alone (issue 14 part 2). A TOC that gives a chunk digest D another size than the one D was
-// cached with is served from the cache. Minimal reproductions found by this property (8 KiB-chunk
-// variant, after the untouched image's `t/tiny-0` and `a/small.txt` were read):
-//   `t/tiny-0` (150 bytes) with its size lowered to 149: the read returns 149 bytes (the cached
-//   150-byte chunk cut short) that do not hash to its chunk digest;
-//   `t/tiny-1` (190 bytes) given the chunk digest of `a/small.txt` (10 bytes): the read returns bytes
-//   that do not hash to that digest.
-// Un-skip once chunks are keyed by digest and size on every path.
-test.skip("a lying TOC with its own digest (sizes changed, chunk digests moved): every byte read matches its chunk digest", async () => {
+// Before the store identified chunks by digest and size (issue 14 part 2), this property found a TOC
+// that gives a chunk digest another size than the one it was cached with served from the cache; its
+// minimal reproductions run first (8 KiB-chunk variant, after the untouched image's `t/tiny-0` and
+// `a/small.txt` were read): `t/tiny-0` (150 bytes) with its size lowered to 149, and `t/tiny-1`
+// (190 bytes) given the chunk digest of `a/small.txt` (10 bytes).
+test("a lying TOC with its own digest (sizes changed, chunk digests moved): every byte read matches its chunk digest", async () => {
   for (const p of ["t/tiny-0", "a/small.txt"]) await read(layerPath(good, "diff", p)); // their chunks are now cached
   const entry = (entries: TocEntry[], name: string) => entries.find((e) => e.name === name)!;
   await lyingToc(variants[0], (entries) => { entry(entries, "./t/tiny-0").size! -= 1; });
@@ -348,11 +344,10 @@ async function lyingRegistry(v: number, flips: Array<{ at: number; bit: number }
   await storeStillServes();
 }
 
-// DEFECT (store read path; not fixed here): `blob` bytes are served before the blob's digest was
-// checked (issue 14 part 3). Minimal reproduction found by this property: a registry that serves a
-// layer blob under its true digest with bit 0 of byte 0 flipped; reading byte 0 of `blob` returns
-// the flipped byte. Un-skip once `blob` serves only verified bytes.
-test.skip("a lying registry (true digest, bytes flipped in flight): files true or EIO/ENOENT, any range of blob true or EIO", async () => {
+// Before `blob` served only bytes of a blob whose digest was checked (issue 14 part 3), this property
+// found, as its minimal case (run first), a registry that flips bit 0 of byte 0 in flight: byte 0 of
+// `blob` came back flipped.
+test("a lying registry (true digest, bytes flipped in flight): files true or EIO/ENOENT, any range of blob true or EIO", async () => {
   await lyingRegistry(0, [{ at: 0, bit: 0 }], 0, 1);
   const flips = fc.array(fc.record({ at: fractionArb(), bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 3 });
   const frac = fractionArb();
