@@ -63,6 +63,11 @@ const ERROR_TEXT: Record<number, string> = {
   29: "bytes after the JSON value",
 };
 
+/** What a `TocErrorCode` means, in words (the text of `TocIndex.build`'s messages). */
+export function tocErrorText(code: number): string {
+  return ERROR_TEXT[code] ?? `error ${code}`;
+}
+
 /**
  * The index layout as the core exports it (assembly/toc/layout.ts, exported as TOC_* by
  * assembly/toc.ts): per record, the fields the accessors read; then the markers and bit fields.
@@ -324,7 +329,7 @@ export class TocIndex {
     if (hdr === 0) {
       const code = ex.toc_error_code();
       const pos = ex.toc_error_pos();
-      throw new CoreError(`TOC: ${ERROR_TEXT[code] ?? `error ${code}`} at byte ${pos}${context(json, pos)}`, code, pos);
+      throw new CoreError(`TOC: ${tocErrorText(code)} at byte ${pos}${context(json, pos)}`, code, pos);
     }
     return new TocIndex(core, layout, hdr);
   }

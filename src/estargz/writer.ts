@@ -22,6 +22,7 @@ import { buildFooter } from "./footer.js";
 import { BLOCK, encodeRegHeader, padding } from "./tar/header.js";
 import { FileInput, StreamInput, type ByteInput } from "./tar/input.js";
 import { TarReader, type TarEntry } from "./tar/reader.js";
+import { checkWrittenToc } from "./toc-check.js";
 import {
   cleanEntryName, formatModtime, LANDMARK_CONTENTS, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK,
   TOC_TAR_NAME, tocJson, type TocEntryJson,
@@ -225,8 +226,11 @@ class Builder {
 
   /** Writes one entry: its raw headers into the open member, its payload in chunk members. */
   async entry(e: TarEntry, payload: PayloadReader, forceNewMember = false): Promise<void> {
+    if (e.name.split("/").includes("..")) {
+      throw new EStargzError("tar", `tar entry ${JSON.stringify(e.name)}: a name with ".." is refused (its header goes into the layer unchanged, where readers reject it)`);
+    }
     const json: TocEntryJson = {
-      name: e.name,
+      name: tocName(e.name),
       type: e.type,
       modtime: formatModtime(e.mtime),
       mode: e.mode,
@@ -295,6 +299,7 @@ class Builder {
     const toc = this.entries.map(({ json, member }) => (member >= 0 ? { ...json, offset: offsets[member] } : json));
     const text = Buffer.from(tocJson(toc), "utf8");
     const tocOffset = this.out.written;
+    checkWrittenToc(text, tocOffset, toc);
     this.out.append(encodeRegHeader(TOC_TAR_NAME, text.length));
     this.out.append(text);
     this.out.appendZeros(padding(text.length) + 2 * BLOCK);
@@ -315,6 +320,15 @@ export class DuplicateNameError extends EStargzError {
   constructor(readonly entryName: string) {
     super("tar", `the tar has two entries named ${JSON.stringify(entryName)}; converting it needs the indexed mode (later entries replace earlier ones)`);
   }
+}
+
+/**
+ * The TOC's name of a tar entry: the tar's own, as the reference writes it (`./a` stays `./a`), but an
+ * absolute name cleaned as the reference's reader cleans it (`/abs/x` → `abs/x`), so that no TOC name
+ * points outside the layer. The tar header keeps the name as it was.
+ */
+function tocName(name: string): string {
+  return name.startsWith("/") ? cleanEntryName(name) : name;
 }
 
 /** Input names the writer drops: an existing TOC and landmarks (it writes its own). */

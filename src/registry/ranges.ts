@@ -10,14 +10,18 @@ export interface RangeTarget {
   into: Uint8Array;
 }
 
-/** `bytes a-b/total` → {start, end (inclusive), total (undefined for *)}. */
+/** `bytes a-b/total` → {start, end (inclusive), total (undefined for *)}; undefined if malformed or invalid. */
 export function parseContentRange(v: string | string[] | undefined): { start: number; end: number; total?: number } | undefined {
   const s = Array.isArray(v) ? v[0] : v;
   const m = s ? /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(s) : null;
   if (!m) return undefined;
   const start = Number(m[1]), end = Number(m[2]);
-  if (end < start) return undefined;
-  return { start, end, total: m[3] === "*" ? undefined : Number(m[3]) };
+  const total = m[3] === "*" ? undefined : Number(m[3]);
+  // Invalid (RFC 9110 §14.4): last-pos before first-pos, or a complete-length not above last-pos. Digits
+  // beyond 2^53 would round to a neighbouring offset: refused too.
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return undefined;
+  if (total !== undefined && !(Number.isSafeInteger(total) && end < total)) return undefined;
+  return { start, end, total };
 }
 
 /** The Range header value for these ranges, sorted, overlapping and adjacent ones merged. */

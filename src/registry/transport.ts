@@ -105,6 +105,11 @@ const codeError = (code: string, message: string) => Object.assign(new Error(mes
 /** Header names and values that can go on the wire as they are (no CR/LF/NUL, latin1 only). */
 const UNSAFE_HEADER = /[^\t\x20-\x7e\x80-\xff]/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// chunk-size [ chunk-ext ] (RFC 9112 §7.1), read no more loosely than llhttp: extensions `;name` or
+// `;name=value` (a token or a quoted string), no blanks anywhere.
+const CHUNK_SIZE_LINE = /^([0-9a-fA-F]{1,12})(?:;[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:=(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)*$/;
+/** A trailer field line: a token, a colon, a value of visible characters and blanks. */
+const FIELD_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t \x21-\x7e\x80-\xff]*$/;
 
 export interface RangeSocketStats {
   /** Requests sent on this path (a fallback counts here and again in `fallbacks`). */
@@ -239,19 +244,22 @@ class Conn {
           if (this.line.length > MAX_CHUNK_LINE) return this.fail(codeError("HPE_INVALID_CHUNK_SIZE", "chunk size line too long"));
           if (stop === n) break;
           at++; // the LF
-          const line = this.line.endsWith("\r") ? this.line.slice(0, -1) : this.line;
+          if (!this.line.endsWith("\r")) return this.fail(codeError("HPE_STRICT", "a chunk line not ended by CRLF"));
+          const line = this.line.slice(0, -1);
           this.line = "";
           if (this.phase === "chunk-crlf") {
             if (line !== "") return this.fail(codeError("HPE_STRICT", "no CRLF after a chunk"));
             this.phase = "chunk-size";
           } else if (this.phase === "chunk-size") {
-            const m = /^([0-9a-fA-F]{1,12})[\t ]*(;.*)?$/.exec(line);
+            const m = CHUNK_SIZE_LINE.exec(line);
             if (!m) return this.fail(codeError("HPE_INVALID_CHUNK_SIZE", `invalid chunk size line ${JSON.stringify(line.slice(0, 40))}`));
             this.remaining = parseInt(m[1], 16);
             this.phase = this.remaining === 0 ? "trailer" : "chunk-data";
           } else if (line === "") {
             this.keepAlive &&= at === n;
             return this.complete();
+          } else if (!FIELD_LINE.test(line)) {
+            return this.fail(codeError("HPE_INVALID_HEADER_TOKEN", `invalid trailer line ${JSON.stringify(line.slice(0, 40))}`));
           }
         }
       }
@@ -298,7 +306,10 @@ class Conn {
     }
     const bodyAt = end + 4 - (bytes.length - n); // offset in `buf`
     this.headBytes = undefined;
-    const lines = bytes.toString("latin1", 0, end).split("\r\n");
+    const text = bytes.toString("latin1", 0, end);
+    // a bare CR or LF, or a control byte: not a head this path reads; undici judges it
+    if (/\r(?!\n)|(?<!\r)\n|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text)) { this.fallBack(); return -1; }
+    const lines = text.split("\r\n");
     const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]);
     if (!m) { this.fallBack(); return -1; }
     const status = Number(m[2]);
@@ -306,9 +317,10 @@ class Conn {
     for (let i = 1; i < lines.length; i++) {
       const l = lines[i];
       const colon = l.indexOf(":");
-      if (colon <= 0 || l[0] === " " || l[0] === "\t") { this.fallBack(); return -1; } // obs-fold or garbage
-      const name = l.slice(0, colon).trim().toLowerCase();
-      const value = l.slice(colon + 1).trim();
+      // a field name is a token, the colon right after it (RFC 9112 §5.1); else obs-fold or garbage
+      if (colon <= 0 || !TOKEN.test(l.slice(0, colon))) { this.fallBack(); return -1; }
+      const name = l.slice(0, colon).toLowerCase();
+      const value = l.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, ""); // OWS only: trim() would also take 0xA0 (latin1 NBSP)
       const had = headers[name];
       headers[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
     }

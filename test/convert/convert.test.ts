@@ -105,6 +105,51 @@ test("failures: non-zero exit, one-line reason, no output and no temporary files
   assert.match(r.stderr, /--compression-level must be an integer in 0\.\.9/);
 });
 
+// Issue 14 part 9: names that leave the layer. Each tar is either refused (exit 2, the entry's name in
+// the one-line reason, nothing written) or converted with the exact names below in the TOC, and then
+// `verify` passes. Absolute names are cleaned as Go's reader cleans them; what Go's writer would emit
+// broken (its reader or ours refuses the TOC, or verify rejects the tar) is refused.
+test("convert LAYER: traversal names are refused naming the entry, absolute names cleaned; every accepted output verifies", async () => {
+  const mtime = new Date(Date.UTC(2024, 1, 3));
+  const b = { mode: 0o644, uid: 0, gid: 0, mtime };
+  const file = (name: string, pax?: Record<string, string>) => ({ ...b, name, type: "file" as const, data: Buffer.from(name), pax });
+  const dirE = (name: string) => ({ ...b, name, type: "directory" as const, mode: 0o755 });
+  const cases: Array<{ what: string; tree: Parameters<typeof packTree>[0]; refused?: RegExp; names?: string[] }> = [
+    { what: "../ escaping", tree: [file("ok"), file("../../../x")], refused: /tar entry "\.\.\/\.\.\/\.\.\/x": a name with "\.\."/ },
+    { what: ".. inside", tree: [file("a/../b")], refused: /tar entry "a\/\.\.\/b": a name with "\.\."/ },
+    { what: ".. in a PAX path", tree: [file("plain", { path: "x/../../etc/passwd" })], refused: /tar entry "x\/\.\.\/\.\.\/etc\/passwd"/ },
+    { what: "a file under a symlink", tree: [dirE("dir/"), { ...b, name: "link", type: "symlink", linkname: "/dir" }, file("link/x")],
+      refused: /tar entry "link\/x": a parent path is not a directory \("link" is a symlink/ },
+    { what: "a file under a file", tree: [file("f"), file("f/x")], refused: /tar entry "f\/x": .*"f" is a regular file/ },
+    { what: "a hardlink to a missing target", tree: [file("t"), { ...b, name: "h", type: "link", linkname: "missing" }],
+      refused: /tar entry "h": hardlink target is not in the TOC \(hardlink to "missing"\)/ },
+    { what: "a hardlink escaping", tree: [file("t"), { ...b, name: "h", type: "link", linkname: "../t" }], refused: /tar entry "h": name escapes the root/ },
+    { what: "a hardlink to a directory", tree: [dirE("d/"), { ...b, name: "h", type: "link", linkname: "d" }], refused: /tar entry "h": hardlink to a directory/ },
+    { what: "the root as a file", tree: [file("./")], refused: /tar entry "\.\/": the root entry is not a directory/ },
+    { what: "absolute names", tree: [dirE("/"), dirE("/abs/"), file("/abs/x"), file("./rel"), { ...b, name: "/abs/h", type: "link", linkname: "/abs/x" }],
+      names: [".no.prefetch.landmark", "", "abs", "abs/x", "./rel", "abs/h"] },
+  ];
+  for (const c of cases) {
+    const input = join(dir, "in.tar");
+    const out = join(dir, "out.tar.gz");
+    writeFileSync(input, await packTree(c.tree));
+    const r = run("convert", input, out);
+    if (c.refused) {
+      assert.is(r.status, 2, `${c.what}: ${r.stderr}`);
+      assert.is(r.stderr.trim().split("\n").length, 1, c.what);
+      assert.match(r.stderr, c.refused, c.what);
+      assert.equal(readdirSync(dir), ["in.tar"], `${c.what}: no output, no temporary file`);
+    } else {
+      assert.is(r.status, 0, `${c.what}: ${r.stderr}`);
+      const blob = readFileSync(out);
+      assert.equal(checkBlob(blob).toc.entries.map((e) => e.name), c.names, c.what);
+      const v = run("verify", out, "--json");
+      assert.is(v.status, 0, `${c.what}: ${v.stdout}${v.stderr}`);
+      rmSync(out);
+    }
+  }
+});
+
 async function makeLayout(root: string): Promise<{ gzLayer: Buffer; tarLayer: Buffer; artifact: Buffer }> {
   const L = new LayoutWriter(root);
   const gzLayer = gzipSync(readFileSync(treeTar));

@@ -158,7 +158,12 @@ export function model(json: string, tocOffset = -1): Model {
   for (const n of nodes.values()) {
     if (n.type !== "hardlink") continue;
     let t = nodes.get(cleanName(n.linkName))!;
-    while (t.type === "hardlink") t = nodes.get(cleanName(t.linkName))!;
+    const seen = new Set([n]);
+    while (t.type === "hardlink") {
+      if (seen.has(t)) throw new Error(`hardlinks form a loop through ${n.name}`); // (fuzzed TOCs)
+      seen.add(t);
+      t = nodes.get(cleanName(t.linkName))!;
+    }
     n.target = t.name;
     t.nlink++;
   }

@@ -16,6 +16,8 @@ import { fileURLToPath } from "node:url";
 import { pushImage, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { RegistryClient } from "../../src/registry/index.js";
+import { RangeSockets } from "../../src/registry/transport.js";
+import { deadlineIn } from "../../src/registry/deadline.js";
 
 const run = promisify(execFile);
 const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -203,6 +205,46 @@ test("TLS: a mirror on https is read on the fast path with the default CAs (here
   } finally {
     server?.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+// Found by the fuzz suite (test/fuzz/http.test.ts): answers llhttp refuses that this path read.
+test("heads and chunk lines llhttp refuses are not read here: a bare CR or a non-token name goes to undici, a loose chunk line is refused", async () => {
+  const answers = [
+    "HTTP/1.1 200 OK\rHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\nx-a: 1\rx-b: 2\r\ncontent-length: 3\r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3  \r\nabc\r\n0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3;x=y;z=\"a b\"\r\nabc\r\n0\r\nx-trailer: 1\r\n\r\n",
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3 ;x=y\r\nabc\r\n0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3;ansfer-Encoding: chunked\r\nabc\r\n0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nx y: 1\r\ncontent-length: 3\r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\ncontent-length:\xa03\r\n\r\nabc",
+  ];
+  const server = createNetServer((sock: Socket) => {
+    sock.on("error", () => undefined);
+    sock.once("data", (d: Buffer) => sock.end(Buffer.from(answers[Number(/GET \/(\d+)/.exec(d.toString("latin1"))![1])], "latin1")));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const rs = new RangeSockets({ connections: 1, keepAliveTimeoutMs: 1000 });
+  const get = async (i: number) => {
+    const parts: Buffer[] = [];
+    const url = new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}/${i}`);
+    const r = await rs.send(url, {}, deadlineIn(2000, "request"), () => ({ data: (c) => { parts.push(Buffer.from(c)); }, end: () => {} })).catch((err) => err as Error);
+    // the path's "not mine" answer (a symbol): the transport sends the request again on undici
+    return typeof r === "symbol" ? "fallback" : r instanceof Error ? `error ${(r as Error & { code?: string }).code}` : Buffer.concat(parts).toString();
+  };
+  try {
+    assert.is(await get(0), "fallback", "a bare CR in the status line");
+    assert.is(await get(1), "fallback", "a bare CR between headers");
+    assert.is(await get(2), "error HPE_INVALID_CHUNK_SIZE");
+    assert.is(await get(3), "abc", "extensions and trailers as llhttp reads them");
+    assert.is(await get(4), "error HPE_INVALID_CHUNK_SIZE", "blanks before an extension (llhttp refuses them)");
+    assert.is(await get(5), "error HPE_INVALID_CHUNK_SIZE", "an extension name that is not a token");
+    assert.is(await get(6), "fallback", "a header name that is not a token");
+    assert.is(await get(7), "fallback", "a Content-Length after a latin1 no-break space (0xA0) is no length here");
+  } finally {
+    rs.close();
+    server.close();
   }
 });
 

@@ -114,4 +114,31 @@ test("a missing image or an unreachable registry exits 2", async () => {
   assert.is(res.code, 2);
 });
 
+// Issue 14 part 10: a name that is no file was reported only as a registry (DNS) failure.
+test("a missing local path says so (and, when it is also a reference, what the registry said); symlink loops and dangling links are local errors", async () => {
+  const tmp = await mkdtemp(join(tmpdir(), "esgz-missing-"));
+  try {
+    const { symlink } = await import("node:fs/promises");
+    await symlink("loop-b", join(tmp, "loop-a"));
+    await symlink("loop-a", join(tmp, "loop-b"));
+    await symlink("nowhere.tar.gz", join(tmp, "dangling"));
+    // a bare word is also a Docker Hub reference: a dead proxy keeps the test off the network
+    const offline = { HTTPS_PROXY: "http://127.0.0.1:1", https_proxy: "http://127.0.0.1:1", NO_PROXY: "", no_proxy: "" };
+    let res = await runCli(["verify", "nonexistent"], { cwd: tmp, env: offline });
+    assert.is(res.code, 2);
+    assert.match(res.stderr, /^esgz-fast: nonexistent: no such file or directory; tried as the registry reference docker\.io\/library\/nonexistent:latest: /);
+    res = await runCli(["verify", `${reg.host}/verify/none.tar.gz:v1`], { cwd: tmp });
+    assert.is(res.code, 2);
+    assert.match(res.stderr, new RegExp(`no such file or directory; tried as the registry reference ${reg.host}/verify/none\\.tar\\.gz:v1: .*(404|not found|unknown)`, "i"));
+    for (const [name, why] of [["loop-a", /loop-a: symlink loop/], ["dangling", /dangling: dangling symlink \(to nowhere\.tar\.gz\)/], ["Layer Copy.tar", /Layer Copy\.tar: no such file or directory \(nor an image reference/]] as const) {
+      res = await runCli(["verify", name], { cwd: tmp, env: offline });
+      assert.is(res.code, 2, name);
+      assert.match(res.stderr, why, name);
+      assert.not.match(res.stderr, /registry/, `${name}: a local error, no registry asked`);
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
 test.run();
