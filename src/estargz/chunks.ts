@@ -1,8 +1,7 @@
-// Getting verified chunk bytes out of a blob: which blob ranges to read for a set of chunks (adjacent
-// members in one read, each member only as far as its chunk can reach), and the pluggable steps —
-// `VerifyChunk` (inflate + sha256 compare; the core in this thread, or a worker pool) and
-// `ChunkProvider` (the whole "give me verified chunks" step, which the FUSE store replaces with its
-// own scheduler + cache).
+// Getting verified chunk bytes out of a blob for the reader (the library's and verify's; the store
+// has its own read path, src/layer/): which blob ranges to read for a set of chunks (adjacent members
+// in one read, each member only as far as its chunk can reach), and the pluggable `VerifyChunk`
+// (inflate + sha256 compare; the core in this thread, or a worker pool).
 import { EStargzError } from "./errors.js";
 import type { Source } from "./source.js";
 
@@ -33,11 +32,6 @@ export interface ChunkRef {
 export type VerifyChunk = (
   member: Uint8Array, innerOffset: number, size: number, digest: Uint8Array, use: (bytes: Uint8Array) => void,
 ) => Promise<void>;
-
-/** Verified chunks, handed to `use(i, bytes)` (index into `chunks`; `bytes` valid only during the call). */
-export interface ChunkProvider {
-  withChunks(chunks: ChunkRef[], use: (i: number, bytes: Uint8Array) => void): Promise<void>;
-}
 
 /**
  * The most compressed bytes a member can need to yield `n` decompressed bytes from any sane deflate
@@ -91,7 +85,7 @@ export function planReads(chunks: ChunkRef[], blobSize: number, opts: ReadPlanOp
 }
 
 /** Reads members straight from a `Source` and verifies every chunk with `verify`. */
-export class SourceChunkProvider implements ChunkProvider {
+export class SourceChunkProvider {
   constructor(
     private readonly source: Source,
     private readonly verify: VerifyChunk,

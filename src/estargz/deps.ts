@@ -1,7 +1,7 @@
 // The reader's default dependencies, all in Wasm cores of this thread: the TOC index, the
 // streaming gzip inflater for the TOC member, and the chunk pipeline (inflate → sha256 → compare in
-// one call; node:crypto's hash where it measures faster). For callers that must not run inflate on
-// their thread (the FUSE store), pass a ChunkProvider backed by the worker pool instead.
+// one call; node:crypto's hash where it measures faster). Callers that must not inflate on their
+// thread (the FUSE store) give the reader their own `readToc` instead.
 import { TocIndex } from "../core/toc.js";
 import { inflateGzip } from "../core/inflate.js";
 import { CoreSlot, type Core } from "../core/wasm.js";

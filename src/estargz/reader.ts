@@ -5,11 +5,11 @@
 // when the TOC member is larger than that window. The TOC's sha256 must equal the expected TOC digest
 // (the layer annotation); opening without one must be asked for explicitly (`allowUnverifiedToc`).
 //
-// Chunk fetching is pluggable: by default members are read from the source (adjacent ones in one
-// read) and verified by `verifyChunk` (the core in this thread, or a CorePool); the FUSE store passes
-// its own `ChunkProvider` (scheduler, cache, worker pool).
+// File reads: members are read from the source (adjacent ones in one read) and verified by the
+// `verifyChunk` dependency (the core in this thread, or a worker). The store reads TOCs with it and
+// files through its own read path (src/layer/).
 import { createHash } from "node:crypto";
-import { SourceChunkProvider, type ChunkProvider, type ChunkRef, type ReadPlanOptions, type VerifyChunk } from "./chunks.js";
+import { SourceChunkProvider, type ChunkRef, type ReadPlanOptions, type VerifyChunk } from "./chunks.js";
 import { EStargzError } from "./errors.js";
 import { parseFooter, FOOTER_SIZE, type Footer } from "./footer.js";
 import type { Source } from "./source.js";
@@ -76,8 +76,6 @@ export interface OpenOptions {
    * DEFAULT_MAX_CHUNK_SIZE): a read of a bigger one is refused before anything is fetched or allocated.
    */
   maxChunkSize?: number;
-  /** Replaces the default "read members from the source and verify them" step. */
-  chunkProvider?: ChunkProvider;
   /** Options of the default chunk provider. */
   readPlan?: ReadPlanOptions;
 }
@@ -115,7 +113,7 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
     readonly tocVerified: boolean,
     /** The core's TOC index: metadata (stat, readdir, readlink, xattrs, landmarks) straight from it. */
     readonly index: I,
-    private readonly chunks: ChunkProvider,
+    private readonly chunks: SourceChunkProvider,
     private readonly maxChunkSize: number,
   ) {}
 
@@ -167,7 +165,7 @@ export class EStargzReader<I extends TocIndexView = TocIndexView> {
       const at = pos !== undefined && pos >= 0 && !/at byte \d+/.test(msg) ? ` (at JSON byte ${pos})` : "";
       throw new EStargzError("toc", `invalid TOC: ${msg}${at}`, name);
     }
-    const provider = opts.chunkProvider ?? new SourceChunkProvider(source, deps.verifyChunk, opts.readPlan);
+    const provider = new SourceChunkProvider(source, deps.verifyChunk, opts.readPlan);
     return new EStargzReader(source, footer, json, tocDigest, Boolean(opts.tocDigest), index, provider, opts.maxChunkSize ?? DEFAULT_MAX_CHUNK_SIZE);
   }
 
