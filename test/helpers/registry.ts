@@ -8,6 +8,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { freePort, startLocalRegistry, type AccessEntry, type LocalRegistry, type RegistryTls } from "../../src/demo/registry.js";
+import type { Descriptor } from "../../src/registry/manifest.js";
 
 export { freePort, type AccessEntry, type RegistryTls };
 
@@ -81,14 +82,6 @@ export interface PushImageOptions {
   auth?: { user: string; password: string };
   /** Extra request headers (e.g. a bearer token for a token-auth registry). */
   headers?: Record<string, string>;
-}
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: { os: string; architecture: string; variant?: string };
 }
 
 export interface PushedImage {

@@ -5,7 +5,8 @@
 // what a lying (or compromised) registry does.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { sha256Digest, type Descriptor } from "./registry.js";
+import { sha256Digest } from "./registry.js";
+import type { Descriptor } from "../../src/registry/manifest.js";
 
 export interface ScriptedLayer {
   /** The digest the manifest lists (not necessarily the bytes' own). */
