@@ -57,24 +57,39 @@ type Parsed =
   | { kind: "file"; ref: string | null; digest: string; name: "info" | "blob" | "use" }
   | { kind: "diff"; ref: string | null; digest: string; rel: string };
 
+/** Names of `<base64(ref)>` dirs decoded so far (few: one per image), null for names that are not one. */
+const refDirs = new Map<string, string | null>();
+const ROOT: Parsed = { kind: "root" };
+
+// Every FUSE request starts here, so no split/join of the whole path: the first two or three
+// components are cut out where they end, the rest of a diff/ path is taken as it is.
 function parse(path: string): Parsed {
-  if (path === "/") return { kind: "root" };
-  const parts = path.slice(1).split("/");
-  let i = 0;
+  if (path === "/") return ROOT;
+  let end = path.indexOf("/", 1);
+  const first = path.slice(1, end < 0 ? undefined : end);
+  if (end < 0 && first === "pool") return { kind: "pool" };
   let ref: string | null = null;
-  if (parts[0] === "pool" && parts.length === 1) return { kind: "pool" };
-  if (!DIGEST.test(parts[0])) {
-    ref = decodeRefDir(parts[0]);
+  let digest = first;
+  if (!DIGEST.test(first)) {
+    ref = refDirs.get(first) ?? null;
+    if (!refDirs.has(first)) {
+      ref = decodeRefDir(first);
+      if (refDirs.size >= 1024) refDirs.clear();
+      refDirs.set(first, ref);
+    }
     if (ref === null) throw new FsError("ENOENT");
-    if (parts.length === 1) return { kind: "ref", ref };
-    i = 1;
+    if (end < 0) return { kind: "ref", ref };
+    const start = end + 1;
+    end = path.indexOf("/", start);
+    digest = path.slice(start, end < 0 ? undefined : end);
+    if (!DIGEST.test(digest)) throw new FsError("ENOENT");
   }
-  const digest = parts[i];
-  if (!DIGEST.test(digest)) throw new FsError("ENOENT");
-  if (parts.length === i + 1) return { kind: "layer", ref, digest };
-  const name = parts[i + 1];
-  if (name === "diff") return { kind: "diff", ref, digest, rel: parts.slice(i + 2).join("/") };
-  if (parts.length === i + 2 && (name === "info" || name === "blob" || name === "use")) return { kind: "file", ref, digest, name };
+  if (end < 0) return { kind: "layer", ref, digest };
+  const nameStart = end + 1;
+  const slash = path.indexOf("/", nameStart);
+  const name = path.slice(nameStart, slash < 0 ? undefined : slash);
+  if (name === "diff") return { kind: "diff", ref, digest, rel: slash < 0 ? "" : path.slice(slash + 1) };
+  if (slash < 0 && (name === "info" || name === "blob" || name === "use")) return { kind: "file", ref, digest, name };
   throw new FsError("ENOENT");
 }
 

@@ -87,7 +87,7 @@ export interface MountOptions {
   entryTimeout: number;
   attrTimeout: number;
   negativeTimeout: number;
-  /** Per-operation deadline in ms after which fuse-native answers ETIMEDOUT; sized to the fetch timeouts. */
+  /** Deadline in ms of a request answered later (a promise), after which it is answered ETIMEDOUT; sized to the fetch timeouts. */
   opTimeoutMs: number;
   fsname?: string;
   debug?: boolean;
@@ -113,6 +113,7 @@ const EIO = -errnoOf("EIO");
 const ERANGE = -errnoOf("ERANGE");
 const ENODATA = -errnoOf("ENODATA");
 const EROFS = -errnoOf("EROFS");
+const ETIMEDOUT = -errnoOf("ETIMEDOUT");
 
 function toStat(a: Attr): object {
   return {
@@ -148,8 +149,17 @@ export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: Mo
     }, e instanceof FsError ? e.code : "EIO");
     try {
       const v = run();
-      if (v instanceof Promise) v.then((x) => settle(() => ok(x)), onFail);
-      else settle(() => ok(v));
+      if (v instanceof Promise) {
+        // Only a request answered later can hang, so only those get a deadline (fuse-native's own
+        // would arm and clear a timer for every request, the many answered at once included).
+        const timer = setTimeout(() => settle(() => {
+          onError(op, path, new Error(`no answer within ${opts.opTimeoutMs} ms`));
+          fail(ETIMEDOUT);
+        }, "ETIMEDOUT"), opts.opTimeoutMs);
+        v.then((x) => { clearTimeout(timer); settle(() => ok(x)); }, (e) => { clearTimeout(timer); onFail(e); });
+      } else {
+        settle(() => ok(v));
+      }
     } catch (e) {
       onFail(e);
     }
@@ -238,7 +248,7 @@ export async function mountFs(mountpoint: string, handlers: FsHandlers, opts: Mo
     fsname: opts.fsname ?? "esgz-fast",
     subtype: "esgz-fast",
     debug: opts.debug,
-    timeout: { default: opts.opTimeoutMs },
+    timeout: false, // answer() keeps the deadline of requests answered later
   });
   await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
   let closing: Promise<void> | undefined;

@@ -169,6 +169,25 @@ test("readdir is paged: the handler is asked from the kernel's offset, a page at
   }
 });
 
+test("a request answered later that never is gets ETIMEDOUT at the deadline, named in onError; the mount keeps serving", async () => {
+  const dir = await tempDir("esgz-fuse-");
+  const failures: string[] = [];
+  try {
+    const slow: FsHandlers = { ...handlers, read: (p, fh, into, len, pos) => (p === "/bad" ? new Promise<number>(() => {}) : handlers.read(p, fh, into, len, pos)) };
+    const m = await mountFs(dir, slow, { ...opts, opTimeoutMs: 500, onError: (op, path, err) => failures.push(`${op} ${path}: ${(err as Error).message}`) });
+    try {
+      await rejects(() => readFile(join(dir, "bad")), /ETIMEDOUT|timed out/);
+      // (the kernel may have asked for the file's pages in more than one read)
+      assert.ok(failures.length > 0 && failures.every((f) => f === "read /bad: no answer within 500 ms"), failures.join("; "));
+      assert.is(await readFile(join(dir, "a"), "utf8"), content.toString());
+    } finally {
+      await m.unmount();
+    }
+  } finally {
+    await cleanupMount(dir);
+  }
+});
+
 test("a mount left by a killed process is detached and mounted again", async () => {
   const dir = await tempDir("esgz-fuse-stale-");
   const child = fileURLToPath(new URL("./fuse-child.js", import.meta.url));
