@@ -132,6 +132,7 @@ export class Layer {
     let start = from;
     while (!this.stopped && start < limit) {
       await this.reader.whenIdle();
+      if (start > from) await this.settings.beforeBackground?.();
       const end = Math.min(limit, start + BACKGROUND_WINDOW);
       try {
         await this.reader.fetchRange(start, end, "low");

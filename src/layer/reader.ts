@@ -38,6 +38,8 @@ export interface FetchStats {
 
 /** Decompressed bytes per verification batch (one worker round trip). */
 const BATCH_BYTES = 1 << 20;
+/** …and for background work, which a read's batch may have to wait for in the worker. */
+const LOW_BATCH_BYTES = 256 << 10;
 
 /** A read starting this close to where the previous one of the file ended is sequential. */
 const SEQUENTIAL_SLACK = 1 << 20;
@@ -362,7 +364,8 @@ export class ChunkReader {
     for (let i = 0; i < sorted.length;) {
       const batch: number[] = [];
       let bytes = 0;
-      while (i < sorted.length && (batch.length === 0 || bytes + m.size[sorted[i]] <= BATCH_BYTES)) {
+      const limit = priority === "low" ? LOW_BATCH_BYTES : BATCH_BYTES;
+      while (i < sorted.length && (batch.length === 0 || bytes + m.size[sorted[i]] <= limit)) {
         bytes += m.size[sorted[i]];
         batch.push(sorted[i++]);
       }
