@@ -83,6 +83,7 @@ const FIGURES: Array<readonly [string, Figure]> = [
   ["coldLs", { label: "cold `cat` 20 MiB, started right after the first `ls`", unit: "ms", target: "≤ 0.25×" }],
   ["warmPage", { label: "warm `cat` 20 MiB, page cache", unit: "ms", target: "≤ 1.0×" }],
   ["warmStore", { label: "warm `cat` 20 MiB, store cache (file's pages evicted)", unit: "ms", target: "≤ 1.0×" }],
+  ["blob", { label: "whole `blob` of layer 2 read (`cat`; reference: `curl` of the blob from the registry)", unit: "ms", target: "" }],
   ["cold1", { label: "cold `find diff -type f \\| xargs cat`, layer 1", unit: "ms", target: "≤ 0.4×" }],
   ["cold2", { label: "cold `find diff -type f \\| xargs cat`, layer 2", unit: "ms", target: "≤ 0.4×" }],
   ["warm1", { label: "warm `find … \\| xargs cat`, layer 1 (page cache)", unit: "ms", target: "≤ 1.0×" }],
@@ -150,6 +151,8 @@ interface Bench {
   /** Regular non-empty files of each layer (paths relative to its root), for the random reads. */
   files: Array<Array<{ path: string; size: number }>>;
   bigSha256: string;
+  /** Layer 2's blob on the registry. */
+  blobUrl: string;
 }
 
 async function regularFiles(root: string): Promise<Array<{ path: string; size: number }>> {
@@ -189,6 +192,7 @@ async function setUp(): Promise<Bench> {
     diff: (mnt, i) => join(mnt, refDir(img.ref), img.layers[i].digest, "diff"),
     files: await Promise.all(local.map(regularFiles)),
     bigSha256: await sha256Of(join(local[1], BIG)),
+    blobUrl: `${reg.url}/v2/bench/app/blobs/${img.layers[1].digest}`,
   };
 }
 
@@ -264,7 +268,9 @@ const steps: Record<Exclude<Section, "floor">, Array<(b: Bench, kind: StoreKind)
         await timed(evictCmd(big));
         const warmStore = await timed(catCmd(big));
         if ((await sha256Of(big)) !== b.bigSha256) throw new Error(`${STORE_NAMES[kind]} served ${BIG} with other bytes than the layer's`);
-        return { mounted: s.mountedMs, ls2, coldLs, warmPage, warmStore };
+        // The raw blob, whole (what podman save/push read): esgz-fast fetches and checks all of it first.
+        const blob = await timed(catCmd(join(diff, "..", "blob")));
+        return { mounted: s.mountedMs, ls2, coldLs, warmPage, warmStore, blob };
       } finally { await done(s); }
     },
     // Fresh store: first what `podman pull` does through an additional layer store for each layer
@@ -367,7 +373,8 @@ const references: Partial<Record<Section, (b: Bench) => Promise<Figures>>> = {
     const warmPage = await timed(catCmd(big));
     await timed(evictCmd(big));
     const warmStore = await timed(catCmd(big));
-    return { ls2, coldLs, coldResolved: coldLs, warmPage, warmStore };
+    const blob = await timed(`curl -sf -o /dev/null ${q(b.blobUrl)}`);
+    return { ls2, coldLs, coldResolved: coldLs, warmPage, warmStore, blob };
   },
   layers: async (b) => {
     const f: Figures = {};
