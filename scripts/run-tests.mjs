@@ -115,13 +115,15 @@ function runFile(rel) {
   const dir = mkdtempSync(join(tmpdir(), "esgz-test-"));
   const [reportDir, logDir, tmp] = ["reports", "logs", "tmp"].map((d) => join(dir, d));
   for (const d of [reportDir, logDir, tmp]) mkdirSync(d);
-  const child = spawn(process.execPath, [uvu, join("dist", "test", folder), `^${escape(file)}$`], {
+  // No colour: FORCE_COLOR=0 alone (with NO_COLOR too, Node 24 warns on stderr in every process the
+  // tests start, the stores included, whose stderr is their JSON log); --no-color keeps uvu from
+  // setting FORCE_COLOR=1 for them.
+  const child = spawn(process.execPath, [uvu, join("dist", "test", folder), `^${escape(file)}$`, "--no-color"], {
     cwd: root,
     detached: true, // its own process group: a timeout kills the registries and stores it started too
     env: {
-      ...process.env,
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NO_COLOR")),
       TMPDIR: tmp,
-      NO_COLOR: "1",
       FORCE_COLOR: "0",
       NODE_OPTIONS: [process.env.NODE_OPTIONS, `--report-on-signal --report-signal=SIGUSR2 --report-directory=${reportDir}`].filter(Boolean).join(" "),
       ESGZ_STORE_LOG_DIR: logDir, // src/demo/store.ts copies each store's log there
