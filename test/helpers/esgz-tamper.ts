@@ -4,6 +4,7 @@
 // TOC entry at another member.
 import { createHash } from "node:crypto";
 import { gzipSync, inflateRawSync } from "node:zlib";
+import { ustarHeader } from "./tartree.js";
 
 export interface Member {
   /** Offset in the original blob. */
@@ -50,23 +51,9 @@ export function tocOfMember(data: Buffer): { json: Buffer; doc: TocDoc } {
 
 /** A ustar header of a regular file (mode 0644, owner 0, mtime 0). */
 export function tarHeader(name: string, size: number): Buffer {
-  const b = Buffer.alloc(512);
-  b.write(name, 0, "latin1");
-  b.write("0000644\0", 100, "latin1");
-  b.write("0000000\0", 108, "latin1");
-  b.write("0000000\0", 116, "latin1");
-  b.write(size.toString(8).padStart(11, "0") + "\0", 124, "latin1");
-  b.write("00000000000\0", 136, "latin1");
-  b[156] = 0x30;
-  b.write("ustar\0" + "00", 257, "latin1");
-  b.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const c of b) sum += c;
-  b.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "latin1");
-  return b;
+  return ustarHeader({ name, type: "0", mode: 0o644, uid: 0, gid: 0, size, mtimeSec: 0 });
 }
 
-/** A TOC member's content for `json`: tar header, JSON, padding, two end blocks. */
 export function tocMemberData(json: Buffer): Buffer {
   const pad = (512 - (json.length % 512)) % 512;
   return Buffer.concat([tarHeader("stargz.index.json", json.length), json, Buffer.alloc(pad), Buffer.alloc(1024)]);

@@ -3,31 +3,7 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { checkBlob, type TocEntry } from "./esgz-check.js";
-
-function tarHeader(name: string, size: number): Buffer {
-  const b = Buffer.alloc(512);
-  b.write(name, 0);
-  b.write("0000644\0", 100);
-  b.write("0000000\0", 108);
-  b.write("0000000\0", 116);
-  b.write(size.toString(8).padStart(11, "0") + "\0", 124);
-  b.write("00000000000\0", 136);
-  b.write("0", 156);
-  b.write("ustar\x0000", 257);
-  b.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const c of b) sum += c;
-  b.write(sum.toString(8).padStart(6, "0") + "\0 ", 148);
-  return b;
-}
-
-export function footer(tocOffset: number): Buffer {
-  const b = Buffer.alloc(51);
-  Buffer.from([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 26, 0, 0x53, 0x47, 22, 0]).copy(b, 0);
-  b.write(tocOffset.toString(16).padStart(16, "0") + "STARGZ", 16, "latin1");
-  Buffer.from([1, 0, 0, 0xff, 0xff]).copy(b, 38);
-  return b;
-}
+import { footer, tarHeader } from "./esgz-tamper.js";
 
 /** The blob's data members + a TOC member holding `json` + footer; and the new TOC digest. */
 export function withTocJson(blob: Buffer, json: Buffer): { blob: Buffer; tocDigest: string } {
