@@ -1,6 +1,6 @@
 // Every chunk of a layer in blob order, as flat typed arrays (no object per chunk): where its gzip
 // member starts and ends in the blob, where its payload starts inside the member, its size and digest.
-// Chunk ids ("cid") are positions in this order; the fetcher merges neighbours by walking it.
+// Chunk ids ("cid") are positions in this order; the chunk reader merges neighbours by walking it.
 // Chunks that inflate to more than the store's bound (`[blob] max_chunk_size`) are marked here, when
 // the layer opens, and never fetched nor handed to a worker: reads of their files fail, nothing else.
 import type { ChunkTable } from "../core/toc.js";

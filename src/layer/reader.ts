@@ -132,8 +132,7 @@ export class ChunkReader {
       const next = this.map.cid(id, k1 + 1);
       if (!this.inMemory(next) && !this.cache.readable(this.map.digestHex(next), this.map.size[next])) void this.chunk(next, "high").catch(() => {});
     }
-    const fromChunks = () => this.chunks(cids, "high").then((got) => this.fill(id, into, offset, end, k0, k1, (k) => got.get(this.map.cid(id, k))!));
-    if (k0 !== k1) return fromChunks();
+    if (k0 !== k1) return this.readChunks(id, into, offset, end, k0, k1, cids);
     const cid = cids[0];
     const held = this.fromMemory(cid);
     if (held) return this.fill(id, into, offset, end, k0, k1, () => held);
@@ -142,12 +141,18 @@ export class ChunkReader {
     const cSize = this.map.size[cid];
     if (cOff > offset || cOff + cSize < end) throw this.tocFault(id, `chunk ${k0} (${cSize} bytes at ${cOff}) does not hold bytes ${offset}-${end - 1}`);
     const direct = this.cache.readInto(this.map.digestHex(cid), cSize, into, offset - cOff, end - offset);
-    if (!direct) return fromChunks();
+    if (!direct) return this.readChunks(id, into, offset, end, k0, k1, cids);
     return direct.then((n) => {
-      if (n === undefined) return fromChunks();
+      if (n === undefined) return this.readChunks(id, into, offset, end, k0, k1, cids);
       this.stats.cacheHits++;
       return n;
     });
+  }
+
+  // The read's chunks from wherever they are (memory, disk, the registry), then copied by `fill`.
+  private async readChunks(id: number, into: Uint8Array, offset: number, end: number, k0: number, k1: number, cids: number[]): Promise<number> {
+    const got = await this.chunks(cids, "high");
+    return this.fill(id, into, offset, end, k0, k1, (k) => got.get(this.map.cid(id, k))!);
   }
 
   // Copies bytes [offset, end) of file `id` from its chunks k0..k1 into `into`. The chunks must tile

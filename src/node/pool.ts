@@ -1,5 +1,5 @@
 // A pool of worker threads, each with its own instance of the Wasm core, so that inflate and hash work
-// never runs on the thread that answers FUSE requests. Tasks are named operations (see pool-ops.ts)
+// never runs on the thread that answers FUSE requests. Tasks are named operations of the table the worker entry serves (pool-worker.ts)
 // with transferable inputs and outputs: a buffer crosses the thread boundary by transfer, not by copy.
 // A worker replaces its instance after a task that made it fail or grow past CORE_KEEP_BYTES
 // (pool-worker.ts): that task alone fails.

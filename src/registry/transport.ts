@@ -24,7 +24,7 @@ export interface TransportOptions {
   connections?: number;
   keepAliveTimeoutMs?: number;
   userAgent?: string;
-  /** GETs to origins reached directly on the own sockets of range-socket.ts (default true); false: everything on undici. */
+  /** GETs to origins reached directly on the own sockets below (default true); false: everything on undici. */
   rangeSockets?: boolean;
   /** Default: from the environment; `false`: never. Loopback hosts are never proxied (as in Go). */
   proxy?: ProxyConfig | false;

@@ -106,13 +106,14 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
         return out;
       });
   };
-  // The TOC member is inflated, taken out of its tar header and checked against the TOC digest in a
-  // worker; only the index is built here (every FUSE lookup reads it), each layer's in a core instance
-  // of its own: a failure while building one never reaches another's, and a dropped layer's memory
-  // goes with it (a Wasm memory never shrinks). Built in a scratch instance (the TOC JSON, the
-  // build's slack), then moved into one sized to the index. Collections follow the build and each
-  // drop (`layerDropped`), so that V8 unmaps those memories (and the TOC JSON's buffer, once the open
-  // that holds it has returned: hence the setImmediate) now.
+  // The TOC member is inflated, taken out of its tar header and checked against the TOC digest (here
+  // when small, else in a worker: `readToc`); the index is built on this thread (every FUSE lookup
+  // reads it), each layer's in a core instance of its own: a failure while building one never
+  // reaches another's, and a dropped layer's memory goes with it (a Wasm memory never shrinks). A big
+  // TOC is indexed in a scratch instance (the TOC JSON, the build's slack) and moved into one sized to
+  // the index; collections follow that build and each drop (`layerDropped`), so that V8 unmaps those
+  // memories (and the TOC JSON's buffer, once the open that holds it has returned: hence the
+  // setImmediate) now.
   const reclaimer = ops.reclaimer;
   const layerIndex = (json: Uint8Array, tocOffset: number): TocIndex => {
     // A small TOC's build leaves little behind: its index is built where it stays.
@@ -128,7 +129,7 @@ export async function startStore(ops: Pick<OpsRuntime, "config" | "log" | "metri
       ? readTocHere(member, tocOffset, maxToc, expected, name)
       : pool.run("readToc", { member, tocOffset, maxToc, expected, name }, { priority: "high", transfer: [member.buffer as ArrayBuffer] }),
     buildIndex: layerIndex,
-    // The store reads chunks through its fetcher, not the reader; this keeps the reader whole.
+    // The store reads files through src/layer, not the eStargz reader; this keeps the reader whole.
     verifyChunk: async (member, innerOffset, size, digest, use) => {
       const own = Uint8Array.prototype.slice.call(member); // transferred: a copy (a Buffer's slice() is a view)
       const { results: [r] } = await verify(own, [{ start: 0, end: own.length, innerOffset, size, digest }], "high");
