@@ -19,6 +19,11 @@ export interface StoreProcess {
   readyMs: number;
   /** Everything the store wrote on stderr so far (JSON lines). */
   logs(): string;
+  /**
+   * The logs once a line matches `line` (the log reaches this process through a pipe, a moment after
+   * the answer a line goes with), or as they are after `ms` without one.
+   */
+  logsWith(line: RegExp, ms?: number): Promise<string>;
   /** SIGTERM and wait for a clean exit (the store unmounts); resolves to the exit code. A store still
    *  running 20 s later is killed and the promise rejects: a hang is a failure, not a wait. */
   stop(): Promise<number | null>;
@@ -74,6 +79,10 @@ export async function startStoreProcess(opts: StoreProcessOptions): Promise<Stor
     pid: child.pid!, mountpoint: opts.mountpoint, root: opts.root,
     readyMs: performance.now() - t0,
     logs: () => logs,
+    logsWith: async (line, ms = 5000) => {
+      for (const end = performance.now() + ms; !line.test(logs) && performance.now() < end;) await new Promise((r) => setTimeout(r, 20));
+      return logs;
+    },
     stop: async () => {
       child.kill("SIGTERM");
       let timer: NodeJS.Timeout | undefined;

@@ -139,7 +139,7 @@ test("engine credentials: ENOENT before, served after `esgz-fast store-helper`; 
   assert.equal(await storeHelper([sock], containersImageJson(refOn(mirror.host), alice.user, alice.password)), { code: 0, stdout: "", stderr: "" });
 
   await rejects(() => stat(helloPath(store.mountpoint, ref)), /ENOENT/);
-  const refused = lineOf(store, "cannot resolve image; answering ENOENT", ref);
+  const refused = await waitForLine(store, "cannot resolve image; answering ENOENT", ref); // the log comes through a pipe, after the answer
   assert.ok(refused, store.logs().slice(-3000));
   assert.match(String(refused!.error), new RegExp(`registry ${front.host}, repository private/app, manifest v1: HTTP 401 .*UNAUTHORIZED`));
 
@@ -180,7 +180,7 @@ test("credential helpers on PATH: credHelpers, and credsStore after a missing he
   assert.is(await readFile(helloPath(store.mountpoint, refOn(viaHelpers.host)), "utf8"), HELLO);
   assert.is(await readFile(helloPath(store.mountpoint, refOn(viaStore.host)), "utf8"), HELLO);
   assert.equal((await readFile(asked, "utf8")).trim().split("\n").sort(), [viaHelpers.host, viaStore.host].sort(), "each helper run got its registry host on stdin");
-  const skipped = lineOf(store, "credential helper failed; trying the next source", viaStore.host);
+  const skipped = await waitForLine(store, "credential helper failed; trying the next source", viaStore.host);
   assert.ok(skipped, store.logs().slice(-3000));
   assert.equal([skipped!.level, skipped!.file, skipped!.error], ["warning", authFile, `registry ${viaStore.host}: credential helper docker-credential-esgzmissing: not found on PATH`]);
   await assertNoSecret(store, `http://127.0.0.1:${port}/metrics`);
